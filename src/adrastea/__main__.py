@@ -1,0 +1,3 @@
+from adrastea.cli import main
+
+main()

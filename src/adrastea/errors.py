@@ -1,0 +1,123 @@
+"""The errors Adrastea's domain code raises.
+
+Every error carries a stable ``code`` and an HTTP ``status``; only
+``adrastea.server.problems`` turns them into HTTP responses.  The tree::
+
+    AdrasteaError                     500 internal
+    ├── BadRequest                    400 bad-request
+    │   ├── InvalidPath               400 invalid-path
+    │   ├── InvalidNotebook           400 invalid-notebook
+    │   └── InvalidChoice             422 invalid-choice
+    ├── NotAuthorized                 403 forbidden
+    ├── NotFound                      404 not-found
+    │   ├── FileNotFound              404 file-not-found
+    │   ├── CheckpointNotFound        404 checkpoint-not-found
+    │   ├── KernelNotFound            404 kernel-not-found
+    │   ├── KernelSpecNotFound        404 kernelspec-not-found
+    │   ├── SessionNotFound           404 session-not-found
+    │   └── EnvironmentNotFound       404 environment-not-found
+    ├── Conflict                      409 conflict
+    │   └── FileExists                409 file-exists
+    ├── KernelError                   500 kernel-error
+    │   └── KernelStartFailed         503 kernel-start-failed
+    └── ConfigError                   500 config-error (raised at start-up only)
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class AdrasteaError(Exception):
+    """Base of every error Adrastea raises on purpose.
+
+    ``detail`` is the message a user reads; ``log_detail`` (optional) is extra
+    context for the server log only and is never sent to a client.
+    """
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str, *, log_detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.log_detail = log_detail
+
+
+class BadRequest(AdrasteaError):
+    status, code, title = 400, "bad-request", "Bad request"
+
+
+class InvalidPath(BadRequest):
+    """A path that is malformed or escapes the served root."""
+
+    code, title = "invalid-path", "Invalid path"
+
+
+class InvalidNotebook(BadRequest):
+    """A notebook that is not JSON or fails nbformat validation."""
+
+    code, title = "invalid-notebook", "Invalid notebook"
+
+
+class InvalidChoice(BadRequest):
+    """A user choice (environment field, parameter) outside what is allowed."""
+
+    status, code, title = 422, "invalid-choice", "Invalid choice"
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field = field
+
+
+class NotAuthorized(AdrasteaError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(AdrasteaError):
+    status, code, title = 404, "not-found", "Not found"
+
+
+class FileNotFound(NotFound):
+    code, title = "file-not-found", "No such file or directory"
+
+
+class CheckpointNotFound(NotFound):
+    code, title = "checkpoint-not-found", "No such checkpoint"
+
+
+class KernelNotFound(NotFound):
+    code, title = "kernel-not-found", "No such kernel"
+
+
+class KernelSpecNotFound(NotFound):
+    code, title = "kernelspec-not-found", "No such kernel spec"
+
+
+class SessionNotFound(NotFound):
+    code, title = "session-not-found", "No such session"
+
+
+class EnvironmentNotFound(NotFound):
+    code, title = "environment-not-found", "No such environment"
+
+
+class Conflict(AdrasteaError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class FileExists(Conflict):
+    code, title = "file-exists", "File exists"
+
+
+class KernelError(AdrasteaError):
+    code, title = "kernel-error", "Kernel error"
+
+
+class KernelStartFailed(KernelError):
+    status, code, title = 503, "kernel-start-failed", "Kernel failed to start"
+
+
+class ConfigError(AdrasteaError):
+    code, title = "config-error", "Configuration error"

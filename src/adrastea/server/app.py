@@ -1,0 +1,55 @@
+"""The app factory: assembles the FastAPI app from small services.
+
+Services live for the app's lifespan and are reached by routers through
+``adrastea.server.deps``.  Nothing here knows HTTP error shapes (see
+``problems``) or auth rules (see ``auth``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+
+from adrastea import __version__
+from adrastea.config import Settings
+from adrastea.contents import ContentsManager
+from adrastea.kernels import KernelRegistry
+from adrastea.server._sessions import SessionManager
+from adrastea.server.auth import TokenAuthMiddleware
+from adrastea.server.problems import install_problem_handlers
+from adrastea.server.routers import contents, kernels, kernelspecs, sessions, status
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings, token: str) -> FastAPI:
+    """Build the single-user server app for ``settings``, guarded by ``token``."""
+    root = settings.server.root_dir.expanduser().resolve()
+    state_dir = settings.server.resolved_state_dir()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            app.state.contents = ContentsManager(root, settings.contents, state_dir)
+            app.state.kernels = await stack.enter_async_context(
+                KernelRegistry(settings.kernels, state_dir, root)
+            )
+            app.state.sessions = SessionManager(app.state.kernels)
+            yield
+
+    app = FastAPI(
+        title="Adrastea",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    for module in (status, contents, kernelspecs, kernels, sessions):
+        app.include_router(module.router)
+    app.add_middleware(TokenAuthMiddleware, token=token)
+    return app

@@ -1,0 +1,30 @@
+"""Typed accessors for the app's services, for use with ``Depends``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from starlette.requests import HTTPConnection
+
+from adrastea.config import Settings
+
+if TYPE_CHECKING:
+    from adrastea.contents import ContentsManager
+    from adrastea.kernels import KernelRegistry
+    from adrastea.server._sessions import SessionManager
+
+
+def get_settings(conn: HTTPConnection) -> Settings:
+    return cast(Settings, conn.app.state.settings)
+
+
+def get_contents(conn: HTTPConnection) -> ContentsManager:
+    return cast("ContentsManager", conn.app.state.contents)
+
+
+def get_kernels(conn: HTTPConnection) -> KernelRegistry:
+    return cast("KernelRegistry", conn.app.state.kernels)
+
+
+def get_sessions(conn: HTTPConnection) -> SessionManager:
+    return cast("SessionManager", conn.app.state.sessions)
