@@ -111,7 +111,13 @@ def config_show(config: ConfigOption = None, set_: SetOption = None) -> None:
 
 def main() -> None:
     """Entry point of the ``adrastea`` script."""
-    app(prog_name="adrastea")
+    from adrastea.batch._cli_run import run_click_command
+
+    # typer cannot declare papermill's repeatable two-value options (-p NAME
+    # VALUE), so `run` is a plain click command added to typer's group.
+    group = typer.main.get_group(app)
+    group.add_command(run_click_command, "run")
+    group(prog_name="adrastea")
 
 
 if __name__ == "__main__":  # pragma: no cover

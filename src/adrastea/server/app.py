@@ -21,7 +21,10 @@ from adrastea.server.auth import TokenAuthMiddleware
 from adrastea.server.problems import install_problem_handlers
 from adrastea.server.routers import contents, kernels, kernelspecs, sessions, status
 
-__all__ = ["create_app"]
+__all__ = ["ROUTERS", "create_app"]
+
+#: Every router the app mounts, in order (tests enumerate their routes).
+ROUTERS = tuple(m.router for m in (status, contents, kernelspecs, kernels, sessions))
 
 
 def create_app(settings: Settings, token: str) -> FastAPI:
@@ -49,7 +52,7 @@ def create_app(settings: Settings, token: str) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
-    for module in (status, contents, kernelspecs, kernels, sessions):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_middleware(TokenAuthMiddleware, token=token)
     return app

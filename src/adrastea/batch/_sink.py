@@ -1,0 +1,89 @@
+"""An ``OutputSink`` over a plain nbformat notebook, saved after every cell."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from adrastea.execution import CellState, Output
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data``: temp file in the same folder, fsync, rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def dump_notebook(nb: dict[str, Any]) -> bytes:
+    """Serialise like nbformat (sorted keys, one-space indent, trailing newline)."""
+    return (json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+class NotebookFileSink:
+    """Writes outputs into an nbformat dict and saves it to ``path`` after each cell.
+
+    Saving after every cell is what lets a run killed by walltime leave a
+    valid notebook holding every cell that finished.
+    """
+
+    def __init__(self, nb: dict[str, Any], path: Path | None) -> None:
+        self.nb = nb
+        self.path = path
+        self._cells = {cell["id"]: cell for cell in nb["cells"]}
+        self.states: dict[str, CellState] = {}
+
+    def save(self) -> None:
+        if self.path is not None:
+            write_atomically(self.path, dump_notebook(self.nb))
+
+    def cell_ids(self) -> list[str]:
+        return [cell["id"] for cell in self.nb["cells"]]
+
+    def cell_type(self, cell_id: str) -> str:
+        return str(self._cells[cell_id]["cell_type"])
+
+    def cell_source(self, cell_id: str) -> str:
+        source = self._cells[cell_id]["source"]
+        return "".join(source) if isinstance(source, list) else str(source)
+
+    def set_state(self, cell_id: str, state: CellState) -> None:
+        self.states[cell_id] = state
+
+    def clear_outputs(self, cell_id: str) -> None:
+        self._cells[cell_id]["outputs"] = []
+
+    def append_output(self, cell_id: str, output: Output) -> int:
+        outputs: list[Output] = self._cells[cell_id]["outputs"]
+        outputs.append(output)
+        return len(outputs) - 1
+
+    def append_stream(self, cell_id: str, name: str, text: str) -> int:
+        outputs: list[Output] = self._cells[cell_id]["outputs"]
+        if outputs and outputs[-1].get("output_type") == "stream" and outputs[-1]["name"] == name:
+            outputs[-1]["text"] += text
+        else:
+            outputs.append({"output_type": "stream", "name": name, "text": text})
+        return len(outputs) - 1
+
+    def replace_output(self, cell_id: str, index: int, output: Output) -> None:
+        self._cells[cell_id]["outputs"][index] = output
+
+    def set_execution_count(self, cell_id: str, count: int | None) -> None:
+        self._cells[cell_id]["execution_count"] = count
+
+    def set_execution_metadata(self, cell_id: str, timing: dict[str, str]) -> None:
+        self._cells[cell_id]["metadata"].setdefault("execution", {}).update(timing)
+
+    def cell_finished(self, cell_id: str, ok: bool) -> None:
+        self.save()

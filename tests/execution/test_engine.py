@@ -1,0 +1,121 @@
+"""The execution engine against a real ipykernel, writing into a plain notebook."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import nbformat
+import pytest
+from jupyter_client.manager import AsyncKernelManager
+
+from adrastea.batch._sink import NotebookFileSink
+from adrastea.execution import ManagerConnection, NotebookEngine
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+async def kernel() -> AsyncIterator[ManagerConnection]:
+    manager = AsyncKernelManager(kernel_name="python3")
+    await manager.start_kernel()
+    try:
+        yield ManagerConnection(manager)
+    finally:
+        await manager.shutdown_kernel(now=True)
+
+
+def _notebook(*sources: str) -> dict[str, Any]:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    return dict(nbformat.from_dict(nb))
+
+
+async def _run(kernel: ManagerConnection, nb: dict[str, Any], **kw: Any) -> NotebookFileSink:
+    sink = NotebookFileSink(nb, None)
+    engine = NotebookEngine(kernel, sink, **kw)
+    async with anyio.create_task_group() as tg:
+        await tg.start(engine.serve)
+        engine.enqueue(sink.cell_ids())
+        with anyio.fail_after(60):
+            await engine.wait_idle()
+        tg.cancel_scope.cancel()
+    return sink
+
+
+async def test_outputs_counts_and_timing(kernel: ManagerConnection) -> None:
+    nb = _notebook(
+        "print('hello')\n6 * 7", "from IPython.display import Markdown; Markdown('**b**')"
+    )
+    await _run(kernel, nb)
+    first, second = nb["cells"]
+    assert first["outputs"][0] == {"output_type": "stream", "name": "stdout", "text": "hello\n"}
+    assert first["outputs"][1]["data"]["text/plain"] == "42"
+    assert first["execution_count"] + 1 == second["execution_count"]
+    assert second["outputs"][0]["data"]["text/markdown"] == "**b**"
+    timing = first["metadata"]["execution"]
+    assert {"iopub.status.busy", "iopub.execute_input", "shell.execute_reply"} <= timing.keys()
+    nbformat.validate(nbformat.from_dict(nb))
+
+
+async def test_queue_stops_at_first_error(kernel: ManagerConnection) -> None:
+    nb = _notebook("x = 1", "1/0", "x = 2")
+    await _run(kernel, nb)
+    assert nb["cells"][1]["outputs"][0]["ename"] == "ZeroDivisionError"
+    assert nb["cells"][2]["execution_count"] is None
+    assert nb["cells"][2]["outputs"] == []
+
+
+async def test_streams_are_coalesced(kernel: ManagerConnection) -> None:
+    nb = _notebook("import sys\nfor i in range(2000):\n    print(i, flush=True)")
+    await _run(kernel, nb)
+    outputs = nb["cells"][0]["outputs"]
+    assert len(outputs) == 1
+    assert outputs[0]["text"] == "".join(f"{i}\n" for i in range(2000))
+
+
+async def test_clear_output_wait_and_display_updates(kernel: ManagerConnection) -> None:
+    nb = _notebook(
+        "from IPython.display import display, clear_output\n"
+        "h = display('one', display_id=True)\n"
+        "for i in range(3):\n    clear_output(wait=True)\n    print('tick', i)\n",
+        "h.update('two')",
+    )
+    await _run(kernel, nb)
+    assert nb["cells"][0]["outputs"] == [
+        {"output_type": "stream", "name": "stdout", "text": "tick 2\n"}
+    ]
+    nb2 = _notebook(
+        "from IPython.display import display\nh = display('one', display_id=True)",
+        "h.update('two')",
+    )
+    await _run(kernel, nb2)
+    assert nb2["cells"][0]["outputs"][0]["data"]["text/plain"] == "'two'"
+
+
+async def test_input_is_answered_or_times_out(kernel: ManagerConnection) -> None:
+    nb = _notebook("name = input('who? ')\nprint('hi', name)")
+    sink = NotebookFileSink(nb, None)
+    engine = NotebookEngine(kernel, sink, stdin_timeout=30)
+    async with anyio.create_task_group() as tg:
+        await tg.start(engine.serve)
+        engine.enqueue(sink.cell_ids())
+        with anyio.fail_after(30):
+            request = await engine.next_input_request()
+        assert request == {"prompt": "who? ", "password": False}
+        assert engine.answer_input("ada")
+        await engine.wait_idle()
+        tg.cancel_scope.cancel()
+    assert "hi ada\n" in nb["cells"][0]["outputs"][-1]["text"]
+
+    nb = _notebook("input('nobody answers')")
+    await _run(kernel, nb, stdin_timeout=0.5)
+    outputs = nb["cells"][0]["outputs"]
+    assert any("no answer" in o.get("text", "") for o in outputs)
+    assert outputs[-1]["ename"] == "KeyboardInterrupt"
