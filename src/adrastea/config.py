@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -27,9 +27,12 @@ from adrastea.errors import ConfigError
 __all__ = [
     "ContentsSettings",
     "DocumentSettings",
+    "EnvironmentSettings",
     "KernelSettings",
     "ServerSettings",
     "Settings",
+    "SlurmPlacement",
+    "SlurmSettings",
     "find_config_file",
     "load_settings",
 ]
@@ -98,6 +101,69 @@ class DocumentSettings(_Section):
     )
 
 
+Scalar = str | int
+
+
+class OpenField(_Section):
+    """A resource the user may choose, within limits."""
+
+    default: Scalar | None = Field(None, description="Value used when the user picks none.")
+    choices: list[Scalar] | None = Field(None, description="The allowed values, if a list.")
+    min: int | None = Field(None, description="Smallest allowed value (numbers).")
+    max: int | None = Field(None, description="Largest allowed value (numbers).")
+
+
+#: A resource is fixed by the admin (a plain value) or open to the user.
+Resource = Scalar | OpenField
+
+
+class SlurmPlacement(_Section):
+    """Where and with what a Slurm environment's kernel runs."""
+
+    partition: Resource | None = Field(None, description="Slurm partition (--partition).")
+    time: Resource | None = Field(
+        None, description="Time limit (--time), e.g. '01:00:00' or minutes."
+    )
+    cpus: Resource | None = Field(None, description="CPUs per task (--cpus-per-task).")
+    mem: Resource | None = Field(None, description="Memory (--mem), e.g. '4G'.")
+    gres: Resource | None = Field(None, description="Generic resources (--gres), e.g. 'gpu:1'.")
+    account: Resource | None = Field(None, description="Account to charge (--account).")
+    qos: Resource | None = Field(None, description="Quality of service (--qos).")
+    constraint: Resource | None = Field(None, description="Node features (--constraint).")
+    extra_sbatch: list[str] = Field(
+        default_factory=list, description="More #SBATCH lines, e.g. '--exclusive'."
+    )
+    setup: list[str] = Field(
+        default_factory=list,
+        description="Shell lines run before the kernel, e.g. 'module load python'.",
+    )
+
+
+class EnvironmentSettings(_Section):
+    """A place to run a kernel: a kernelspec plus where it runs."""
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Short unique name, e.g. 'gpu'."
+    )
+    display_name: str | None = Field(None, description="Name shown to users.")
+    kernelspec: str = Field(description="Kernel spec to run, e.g. 'python3'.")
+    placement: Literal["local", "slurm"] = Field("local", description="'local' or 'slurm'.")
+    slurm: SlurmPlacement = Field(
+        default_factory=SlurmPlacement, description="Slurm resources (placement 'slurm')."
+    )
+
+
+class SlurmSettings(_Section):
+    poll_interval: float = Field(2.0, gt=0, description="Seconds between squeue checks of a job.")
+    pending_timeout: float | None = Field(
+        None, description="Give up on a kernel job pending this long (None: wait forever)."
+    )
+    walltime_warnings: list[int] = Field(
+        default_factory=lambda: [600, 60],
+        description="Warn a notebook this many seconds before its job's time limit.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable, in one frozen tree passed down explicitly."""
 
@@ -115,6 +181,11 @@ class Settings(BaseSettings):
     kernels: KernelSettings = Field(default_factory=KernelSettings, description="Kernels.")
     documents: DocumentSettings = Field(
         default_factory=DocumentSettings, description="Live notebook documents."
+    )
+    slurm: SlurmSettings = Field(default_factory=SlurmSettings, description="Slurm jobs.")
+    environments: list[EnvironmentSettings] = Field(
+        default_factory=list,
+        description="Places kernels run; by default one local environment per kernel spec.",
     )
 
 

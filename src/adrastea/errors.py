@@ -7,8 +7,13 @@ Every error carries a stable ``code`` and an HTTP ``status``; only
     ├── BadRequest                    400 bad-request
     │   ├── InvalidPath               400 invalid-path
     │   ├── InvalidNotebook           400 invalid-notebook
-    │   └── InvalidChoice             422 invalid-choice
+    │   ├── InvalidChoice             422 invalid-choice
+    │   ├── ParameterError            400 invalid-parameter
+    │   ├── WrongType                 400 wrong-type
+    │   ├── BadEncoding               400 bad-encoding
+    │   └── InvalidUpload             400 invalid-upload
     ├── NotAuthorized                 403 forbidden
+    │   └── PermissionDenied          403 permission-denied
     ├── NotFound                      404 not-found
     │   ├── FileNotFound              404 file-not-found
     │   ├── CheckpointNotFound        404 checkpoint-not-found
@@ -20,6 +25,8 @@ Every error carries a stable ``code`` and an HTTP ``status``; only
     │   └── FileExists                409 file-exists
     ├── KernelError                   500 kernel-error
     │   └── KernelStartFailed         503 kernel-start-failed
+    ├── InsufficientStorage           507 insufficient-storage
+    ├── SlurmError                    502 slurm-error
     └── ConfigError                   500 config-error (raised at start-up only)
 """
 
@@ -121,3 +128,64 @@ class KernelStartFailed(KernelError):
 
 class ConfigError(AdrasteaError):
     code, title = "config-error", "Configuration error"
+
+
+class ParameterError(BadRequest):
+    """A notebook parameter or sweep grid that cannot be used (bad name, bad file, bad value)."""
+
+    code, title = "invalid-parameter", "Invalid parameter"
+
+
+class WrongType(BadRequest):
+    """A path that exists but is not the kind asked for (a folder where a file is wanted)."""
+
+    code, title = "wrong-type", "Wrong type"
+
+
+class BadEncoding(BadRequest):
+    """File content that cannot be encoded or decoded as asked (not UTF-8, not base64)."""
+
+    code, title = "bad-encoding", "Bad encoding"
+
+
+class InvalidUpload(BadRequest):
+    """A chunked upload whose chunks arrive out of order or without a start."""
+
+    code, title = "invalid-upload", "Invalid upload"
+
+
+class PermissionDenied(NotAuthorized):
+    """The operating system refused the server access to a file."""
+
+    code, title = "permission-denied", "Permission denied"
+
+
+class InsufficientStorage(AdrasteaError):
+    """The disk is full or the user's quota is exhausted; nothing was written."""
+
+    status, code, title = 507, "insufficient-storage", "Insufficient storage"
+
+
+class SlurmError(AdrasteaError):
+    """A Slurm command failed, could not be run, or did not answer in time.
+
+    Raised by ``adrastea.slurm`` only, translated from the CLI's failure.  Carries
+    the ``command`` (argv), its ``returncode`` (None when it never ran or timed
+    out) and ``stderr``; ``detail`` is Slurm's own message, for the user.
+    """
+
+    status, code, title = 502, "slurm-error", "Slurm error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        command: tuple[str, ...] = (),
+        returncode: int | None = None,
+        stderr: str = "",
+    ) -> None:
+        log = f"command {' '.join(command)!r} exited {returncode}: {stderr.strip()}"
+        super().__init__(detail, log_detail=log)
+        self.command = command
+        self.returncode = returncode
+        self.stderr = stderr

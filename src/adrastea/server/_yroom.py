@@ -1,0 +1,162 @@
+"""A y-websocket room: many WebSocket clients kept in sync with one server Doc.
+
+Speaks the y-websocket protocol (the one ``y-websocket``'s ``WebsocketProvider``
+and JupyterLab's collaboration use): on connect the server sends SYNC_STEP1
+and answers the client's SYNC_STEP1 with SYNC_STEP2; afterwards every update
+to the Doc -- from any client or from the server itself (outputs written by
+the engine) -- is broadcast to every client.  Awareness (cursors, selections,
+user names) is relayed through a ``pycrdt.Awareness``.
+
+A client too slow to keep up (its queue overflows) is disconnected; on
+reconnect the sync handshake gives it everything it missed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from pycrdt import (
+    Awareness,
+    Doc,
+    TransactionEvent,
+    YMessageType,
+    create_awareness_message,
+    create_sync_message,
+    create_update_message,
+    handle_sync_message,
+    read_message,
+)
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+log = logging.getLogger(__name__)
+
+_QUEUE = 10_000  # messages buffered per client before it is dropped
+
+
+class _Client:
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        send, receive = anyio.create_memory_object_stream[bytes](_QUEUE)
+        self.outbox: MemoryObjectSendStream[bytes] = send
+        self.inbox: MemoryObjectReceiveStream[bytes] = receive
+        self.awareness_ids: set[int] = set()
+
+    def push(self, message: bytes) -> None:
+        try:
+            self.outbox.send_nowait(message)
+        except anyio.WouldBlock:
+            self.outbox.close()  # too slow: the writer loop ends, the socket closes
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+
+
+class YRoom:
+    """Clients of one document.  Call ``close()`` when the document closes."""
+
+    def __init__(self, doc: Doc[Any]) -> None:
+        self.doc = doc
+        self.awareness = Awareness(doc)
+        self.clients: set[_Client] = set()
+        self._doc_sub = doc.observe(self._on_update)
+        self._aw_sub = self.awareness.observe(self._on_awareness)
+
+    def close(self) -> None:
+        self.doc.unobserve(self._doc_sub)
+        self.awareness.unobserve(self._aw_sub)
+        for client in list(self.clients):
+            client.outbox.close()
+
+    def _on_update(self, event: TransactionEvent) -> None:
+        message = create_update_message(event.update)
+        for client in list(self.clients):
+            client.push(message)
+
+    def _on_awareness(self, topic: str, changes: tuple[dict[str, Any], Any]) -> None:
+        if topic != "update":
+            return
+        change, _origin = changes
+        ids = [*change.get("added", []), *change.get("updated", []), *change.get("removed", [])]
+        if not ids:
+            return
+        message = create_awareness_message(self.awareness.encode_awareness_update(ids))
+        for client in list(self.clients):
+            client.push(message)
+
+    async def serve(self, websocket: WebSocket) -> None:
+        """Serve one accepted WebSocket until it closes."""
+        client = _Client(websocket)
+        self.clients.add(client)
+        try:
+            await websocket.send_bytes(create_sync_message(self.doc))
+            states = list(self.awareness.states)
+            if states:
+                update = self.awareness.encode_awareness_update(states)
+                await websocket.send_bytes(create_awareness_message(update))
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._writer, client, tg.cancel_scope)
+                await self._reader(client)
+                tg.cancel_scope.cancel()
+        finally:
+            self.clients.discard(client)
+            client.outbox.close()
+            if client.awareness_ids:
+                self.awareness.remove_awareness_states(list(client.awareness_ids), client)
+
+    async def _writer(self, client: _Client, scope: anyio.CancelScope) -> None:
+        with contextlib.suppress(Exception):
+            async for message in client.inbox:
+                await client.websocket.send_bytes(message)
+        # Outbox closed (slow client or room closed): end the connection.
+        scope.cancel()
+        with contextlib.suppress(Exception):
+            await client.websocket.close(1013, "too far behind; reconnect")
+
+    async def _reader(self, client: _Client) -> None:
+        websocket = client.websocket
+        while True:
+            try:
+                message = await websocket.receive_bytes()
+            except (WebSocketDisconnect, KeyError, RuntimeError):
+                return
+            if not message:
+                continue
+            kind = message[0]
+            if kind == YMessageType.SYNC:
+                reply = handle_sync_message(message[1:], self.doc)
+                if reply is not None:
+                    client.push(reply)
+            elif kind == YMessageType.AWARENESS:
+                update = read_message(message[1:])
+                client.awareness_ids.update(_awareness_client_ids(update))
+                self.awareness.apply_awareness_update(update, client)
+
+
+def _awareness_client_ids(update: bytes) -> list[int]:
+    """Client ids named in an awareness update (varuint count, then entries)."""
+    ids = []
+    pos = 0
+
+    def varuint() -> int:
+        nonlocal pos
+        value = shift = 0
+        while True:
+            byte = update[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return value
+            shift += 7
+
+    try:
+        for _ in range(varuint()):
+            ids.append(varuint())
+            varuint()  # clock
+            length = varuint()
+            pos += length  # JSON state
+    except IndexError:
+        pass
+    return ids
