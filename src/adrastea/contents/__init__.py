@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from adrastea.contents._manager import ContentsManager
+from adrastea.contents._models import (
+    CheckpointModel,
+    ContentsModel,
+    ContentsType,
+    NewRequest,
+    RenameRequest,
+    SaveRequest,
+    parse_type,
+)
+from adrastea.contents._reading import FileFormat
 
-from adrastea.config import ContentsSettings
-
-__all__ = ["ContentsManager"]
-
-
-class ContentsManager:
-    """PLACEHOLDER: being written."""
-
-    def __init__(self, root: Path, settings: ContentsSettings, state_dir: Path) -> None:
-        self.root = root
-        self.settings = settings
-        self.state_dir = state_dir
+__all__ = [
+    "CheckpointModel",
+    "ContentsManager",
+    "ContentsModel",
+    "ContentsType",
+    "FileFormat",
+    "NewRequest",
+    "RenameRequest",
+    "SaveRequest",
+    "parse_type",
+]

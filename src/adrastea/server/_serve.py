@@ -41,12 +41,19 @@ def run_server(settings: Settings) -> None:
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/?token={token}"
     config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets-sansio")
-    server = uvicorn.Server(config)
     root = settings.server.root_dir.expanduser().resolve()
-    print(f"Adrastea is serving {root}", flush=True)
-    print(f"    {url}", flush=True)
-    if settings.server.open_browser:
-        threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+
+    class _Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            # Printed only once the app's services are up: whoever reads the
+            # URL (a person, a test, a spawner) can use it at once.
+            print(f"Adrastea is serving {root}", flush=True)
+            print(f"    {url}", flush=True)
+            if settings.server.open_browser:
+                threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+
+    server = _Server(config)
     # uvicorn re-raises the SIGINT it handled; the shutdown has already run.
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])

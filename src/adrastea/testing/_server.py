@@ -30,7 +30,7 @@ class ServerProcess:
         *extra_args: str,
         token: str = "test-token",
         env: dict[str, str] | None = None,
-        startup_timeout: float = 30.0,
+        startup_timeout: float = 60.0,
     ) -> None:
         self.root = root
         self.token = token
