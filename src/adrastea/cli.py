@@ -7,7 +7,7 @@ that ``adrastea --help`` and ``adrastea run`` start fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -116,7 +116,7 @@ def main() -> None:
     # typer cannot declare papermill's repeatable two-value options (-p NAME
     # VALUE), so `run` is a plain click command added to typer's group.
     group = typer.main.get_group(app)
-    group.add_command(run_click_command, "run")
+    group.add_command(cast(Any, run_click_command), "run")  # typer vendors its own click
     group(prog_name="adrastea")
 
 

@@ -66,7 +66,7 @@ def read_notebook(path: Path) -> dict[str, Any]:
     Raises:
         InvalidNotebook: missing, unreadable, not JSON or not a valid notebook.
     """
-    from adrastea.documents._schema import parse_notebook
+    from adrastea.documents import parse_notebook
 
     try:
         raw = path.read_bytes()

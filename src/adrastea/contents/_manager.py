@@ -27,6 +27,7 @@ from adrastea.contents._models import (
 from adrastea.contents._paths import PathGuard
 from adrastea.contents._reading import FileFormat
 from adrastea.contents._uploads import Uploads
+from adrastea.errors import FileNotFound
 
 __all__ = ["ContentsManager"]
 
@@ -51,11 +52,22 @@ class ContentsManager:
         self.settings = settings
         self.state_dir = state_dir.expanduser().resolve()
         guard = PathGuard(self.root, self.state_dir, allow_hidden=settings.allow_hidden)
+        self._guard = guard
         self._store = FileStore(
             guard,
             Checkpoints(self.state_dir / "checkpoints"),
             Uploads(self.state_dir / "uploads"),
         )
+
+    def locate(self, path: str) -> tuple[str, Path]:
+        """(canonical API path, real file path) of an existing notebook or file.
+
+        Raises ``InvalidPath`` or ``FileNotFound`` exactly as the API does.
+        """
+        target = self._guard.resolve(path)
+        if not target.real.is_file():
+            raise FileNotFound(f"no such file: {target.api}")
+        return target.api, target.real
 
     async def get(
         self,

@@ -60,12 +60,14 @@ class NotebookEngine:
         coalesce_interval: float = 0.1,
         stdin_timeout: float | None = 60.0,
         on_cell_done: Callable[[str, CellResult], Awaitable[None]] | None = None,
+        on_cell_sent: Callable[[str, str], None] | None = None,
     ) -> None:
         self.kernel = kernel
         self.sink = sink
         self.coalesce_interval = coalesce_interval
         self.stdin_timeout = stdin_timeout
         self.on_cell_done = on_cell_done
+        self.on_cell_sent = on_cell_sent
         self._queue: deque[str] = deque()
         self._wakeup = anyio.Event()
         self._running: str | None = None
@@ -74,6 +76,7 @@ class NotebookEngine:
         self._executed = 0
         self._prompt: _Prompt | None = None
         self._prompt_posted = anyio.Event()
+        self._following: dict[str, str] = {}
         self._client: Any = None
         self._runner: CellRunner | None = None
         self._idle = anyio.Event()
@@ -183,8 +186,12 @@ class NotebookEngine:
     async def _run_one(self, cell_id: str) -> CellResult:
         self._running = cell_id
         try:
-            runner = self._get_runner()
-            result = await runner.run(cell_id)
+            runner = await self._get_runner()
+            msg_id = self._following.pop(cell_id, None)
+            if msg_id is not None:
+                result = await runner.follow(cell_id, msg_id)
+            else:
+                result = await runner.run(cell_id)
         finally:
             self._running = None
         self._executed += 1
@@ -201,8 +208,23 @@ class NotebookEngine:
             await self.on_cell_done(cell_id, result)
         return result
 
-    def _get_runner(self) -> CellRunner:
+    def resume(self, cell_id: str, msg_id: str, then: list[str]) -> None:
+        """Re-attach to ``cell_id``, already running as request ``msg_id``, then run ``then``.
+
+        For a server that restarted and adopted the kernel: the cell's
+        remaining outputs keep arriving; output sent while nobody listened is
+        lost (the caller marks that gap).
+        """
+        self._following[cell_id] = msg_id
+        self._queue.appendleft(cell_id)
+        self.sink.set_state(cell_id, "running")
+        self.enqueue(then)
+        self._idle = anyio.Event() if self._idle.is_set() else self._idle
+        self._wakeup.set()
+
+    async def _get_runner(self) -> CellRunner:
         if self._runner is None:
+            await self.kernel.wait_ready()
             self._client = self.kernel.client()
             self._runner = CellRunner(
                 self._client,
@@ -210,6 +232,7 @@ class NotebookEngine:
                 coalesce_interval=self.coalesce_interval,
                 ask_input=self._ask if self.stdin_timeout is not None else None,
                 death_reason=self.kernel.death_reason,
+                on_sent=self.on_cell_sent,
             )
         return self._runner
 

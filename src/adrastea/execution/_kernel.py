@@ -17,6 +17,9 @@ class KernelConnection(Protocol):
 
     def client(self) -> Any: ...
 
+    async def wait_ready(self) -> None:
+        """Return once the kernel can take requests (e.g. its Slurm job started)."""
+
     async def death_reason(self) -> str | None: ...
 
     async def interrupt(self) -> None: ...
@@ -34,6 +37,9 @@ class ManagerConnection:
         client = self.manager.client()
         client.start_channels()
         return client
+
+    async def wait_ready(self) -> None:
+        return None
 
     async def death_reason(self) -> str | None:
         if await self.manager.is_alive():

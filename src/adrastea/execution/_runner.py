@@ -83,12 +83,14 @@ class CellRunner:
         coalesce_interval: float = 0.1,
         ask_input: InputProvider | None = None,
         death_reason: Callable[[], Awaitable[str | None]] | None = None,
+        on_sent: Callable[[str, str], None] | None = None,
     ) -> None:
         self.client = client
         self.sink = sink
         self.coalesce_interval = coalesce_interval
         self.ask_input = ask_input
         self.death_reason = death_reason
+        self.on_sent = on_sent
         self.display_targets: dict[str, list[tuple[str, int]]] = {}
 
     async def run(self, cell_id: str) -> CellResult:
@@ -103,10 +105,21 @@ class CellRunner:
         sink.clear_outputs(cell_id)
         sink.set_execution_count(cell_id, None)
         sink.set_state(cell_id, "running")
-        timing: dict[str, str] = {}
         msg_id = self.client.execute(
             source, store_history=True, allow_stdin=self.ask_input is not None, stop_on_error=True
         )
+        if self.on_sent is not None:
+            self.on_sent(cell_id, msg_id)
+        return await self.follow(cell_id, msg_id)
+
+    async def follow(self, cell_id: str, msg_id: str) -> CellResult:
+        """Route the messages of the execute request ``msg_id`` into ``cell_id``.
+
+        Used by ``run``, and on its own to re-attach to a cell that was
+        already running when a restarted server adopted its kernel.
+        """
+        sink = self.sink
+        timing: dict[str, str] = {}
         result: CellResult | None = None
         reply_seen = anyio.Event()
 

@@ -16,15 +16,27 @@ from adrastea import __version__
 from adrastea.config import Settings
 from adrastea.contents import ContentsManager
 from adrastea.kernels import KernelRegistry
+from adrastea.kernels._environments import EnvironmentCatalog
+from adrastea.server._notebooks import NotebookService
 from adrastea.server._sessions import SessionManager
 from adrastea.server.auth import TokenAuthMiddleware
 from adrastea.server.problems import install_problem_handlers
-from adrastea.server.routers import contents, kernels, kernelspecs, sessions, status
+from adrastea.server.routers import (
+    contents,
+    environments,
+    kernels,
+    kernelspecs,
+    notebooks,
+    sessions,
+    status,
+)
 
 __all__ = ["ROUTERS", "create_app"]
 
 #: Every router the app mounts, in order (tests enumerate their routes).
-ROUTERS = tuple(m.router for m in (status, contents, kernelspecs, kernels, sessions))
+ROUTERS = tuple(
+    m.router for m in (status, contents, kernelspecs, kernels, sessions, environments, notebooks)
+)
 
 
 def create_app(settings: Settings, token: str) -> FastAPI:
@@ -41,6 +53,17 @@ def create_app(settings: Settings, token: str) -> FastAPI:
                 KernelRegistry(settings.kernels, state_dir, root)
             )
             app.state.sessions = SessionManager(app.state.kernels)
+            specs = await app.state.kernels.specs.all()
+            app.state.environments = EnvironmentCatalog(settings, specs.kernelspecs)
+            app.state.notebooks = await stack.enter_async_context(
+                NotebookService(
+                    settings,
+                    app.state.contents,
+                    app.state.kernels,
+                    app.state.environments,
+                    state_dir,
+                )
+            )
             yield
 
     app = FastAPI(

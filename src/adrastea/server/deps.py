@@ -11,6 +11,8 @@ from adrastea.config import Settings
 if TYPE_CHECKING:
     from adrastea.contents import ContentsManager
     from adrastea.kernels import KernelRegistry
+    from adrastea.kernels._environments import EnvironmentCatalog
+    from adrastea.server._notebooks import NotebookService
     from adrastea.server._sessions import SessionManager
 
 
@@ -28,3 +30,11 @@ def get_kernels(conn: HTTPConnection) -> KernelRegistry:
 
 def get_sessions(conn: HTTPConnection) -> SessionManager:
     return cast("SessionManager", conn.app.state.sessions)
+
+
+def get_notebooks(conn: HTTPConnection) -> NotebookService:
+    return cast("NotebookService", conn.app.state.notebooks)
+
+
+def get_environments(conn: HTTPConnection) -> EnvironmentCatalog:
+    return cast("EnvironmentCatalog", conn.app.state.environments)

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from adrastea.testing._server import ServerProcess
+from adrastea.testing._yclient import YClient, connect_document
 
-__all__ = ["ServerProcess"]
+__all__ = ["ServerProcess", "YClient", "connect_document"]

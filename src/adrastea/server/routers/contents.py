@@ -34,8 +34,9 @@ from adrastea.contents import (
     SaveRequest,
     parse_type,
 )
-from adrastea.errors import BadRequest, InvalidPath
-from adrastea.server.deps import get_contents
+from adrastea.errors import BadRequest, Conflict, InvalidPath
+from adrastea.server._notebooks import NotebookService
+from adrastea.server.deps import get_contents, get_notebooks
 
 __all__ = ["router"]
 
@@ -175,9 +176,13 @@ async def restore_checkpoint(
     checkpoint_id: str,
     path: str = Depends(api_path),
     contents: ContentsManager = Depends(get_contents),
+    notebooks: NotebookService = Depends(get_notebooks),
 ) -> Response:
-    """Put a file back as it was at the checkpoint."""
+    """Put a file back as it was at the checkpoint (an open notebook reloads it)."""
     await contents.restore_checkpoint(path, checkpoint_id)
+    live = notebooks.find(path)
+    if live is not None:
+        await live.live.reload()
     return Response(status_code=204)
 
 
@@ -196,15 +201,24 @@ async def read(
     path: str = Depends(api_path),
     options: ReadOptions = Depends(read_options),
     contents: ContentsManager = Depends(get_contents),
+    notebooks: NotebookService = Depends(get_notebooks),
 ) -> Response:
-    """A file, notebook or directory model; ``content=0`` leaves the content out."""
+    """A file, notebook or directory model; ``content=0`` leaves the content out.
+
+    A notebook the server holds open is answered from its live document, so
+    outputs produced since the last save are included.
+    """
+    live = notebooks.find(path) if options.content and options.type in (None, "notebook") else None
     model = await contents.get(
         path,
         type=options.type,
         format=options.format,
-        content=options.content,
+        content=options.content and live is None,
         require_hash=options.require_hash,
     )
+    if live is not None and model["type"] == "notebook":
+        model["content"] = await live.live.to_nbformat()
+        model["format"] = "json"
     return _model_response(model)
 
 
@@ -212,9 +226,10 @@ async def read(
 async def read_root(
     options: ReadOptions = Depends(read_options),
     contents: ContentsManager = Depends(get_contents),
+    notebooks: NotebookService = Depends(get_notebooks),
 ) -> Response:
     """The root folder's model (``/api/contents`` without a trailing slash)."""
-    return await read("", options, contents)
+    return await read("", options, contents, notebooks)
 
 
 @router.put(_PREFIX + "/{path:path}", openapi_extra=_documented(SaveRequest))
@@ -222,9 +237,21 @@ async def save(
     path: str = Depends(api_path),
     body: SaveRequest | None = Depends(json_body(SaveRequest)),
     contents: ContentsManager = Depends(get_contents),
+    notebooks: NotebookService = Depends(get_notebooks),
 ) -> Response:
-    """Save (200) or create (201) a file, notebook or folder; also upload chunks."""
-    model, created = await contents.save(path, body or SaveRequest())
+    """Save (200) or create (201) a file, notebook or folder; also upload chunks.
+
+    A notebook the server holds open is merged into its live document (so
+    browsers see the change and running cells keep their outputs), then saved.
+    """
+    request = body or SaveRequest()
+    live = notebooks.find(path) if request.type == "notebook" else None
+    if live is not None and isinstance(request.content, dict):
+        await live.live.apply_nbformat(request.content)
+        await live.live.save()
+        model = await contents.get(path, content=False)
+        return _model_response(model)
+    model, created = await contents.save(path, request)
     return _model_response(model, status=201 if created else 200, location=True)
 
 
@@ -253,18 +280,37 @@ async def rename(
     path: str = Depends(api_path),
     body: RenameRequest | None = Depends(json_body(RenameRequest)),
     contents: ContentsManager = Depends(get_contents),
+    notebooks: NotebookService = Depends(get_notebooks),
 ) -> Response:
     """Rename or move to ``{"path": new}``; 409 if something is there already."""
     if body is None:
         raise BadRequest('PATCH needs a JSON body: {"path": "new/path"}')
+    await _release(notebooks, path)
     model = await contents.rename(path, body.path if body.path is not None else path)
     return _model_response(model, location=True)
 
 
 @router.delete(_PREFIX + "/{path:path}")
 async def delete(
-    path: str = Depends(api_path), contents: ContentsManager = Depends(get_contents)
+    path: str = Depends(api_path),
+    contents: ContentsManager = Depends(get_contents),
+    notebooks: NotebookService = Depends(get_notebooks),
 ) -> Response:
     """Delete a file, or a folder with everything in it."""
+    await _release(notebooks, path, save=False)
     await contents.delete(path)
     return Response(status_code=204)
+
+
+async def _release(notebooks: NotebookService, path: str, *, save: bool = True) -> None:
+    """Close an open notebook before it is moved or deleted.
+
+    Refused (409) while a kernel is bound to it: moving the file under a
+    running computation would leave its outputs nowhere.
+    """
+    live = notebooks.find(path)
+    if live is None:
+        return
+    if live.kernel_id is not None:
+        raise Conflict(f"{live.path} has a running kernel; shut it down first")
+    await notebooks.close(path, save=save)

@@ -1,7 +1,123 @@
-"""PLACEHOLDER: being written."""
+"""``/api/kernels``: Jupyter Server's kernels REST API and kernel WebSocket."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Body, Depends, Response, WebSocket
+from pydantic import BaseModel, ConfigDict, Field
+
+from adrastea.config import Settings
+from adrastea.errors import AdrasteaError, BadRequest
+from adrastea.kernels import KernelModel, KernelRegistry
+from adrastea.server._channels import serve_kernel_channels
+from adrastea.server.deps import get_kernels, get_settings
+from adrastea.server.problems import problem_response, ws_close_code
+
+router = APIRouter(tags=["kernels"])
+
+Kernels = Annotated[KernelRegistry, Depends(get_kernels)]
+
+
+class KernelStartRequest(BaseModel):
+    """Body of ``POST /api/kernels``; unknown fields are ignored, as Jupyter does."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str | None = Field(None, description="Kernel spec name (default: the configured one).")
+    path: str | None = Field(
+        None, description="API path whose folder becomes the kernel's working directory."
+    )
+    kernel_id: str | None = Field(None, description="Start under this id (a UUID).")
+    env: dict[str, str] | None = Field(
+        None,
+        description="Environment for the kernel; only KERNEL_* variables are used "
+        "(as a Jupyter kernel gateway does).",
+    )
+
+
+@router.get("/api/kernels")
+async def list_kernels(kernels: Kernels) -> list[KernelModel]:
+    """Every running kernel."""
+    return kernels.list()
+
+
+@router.post("/api/kernels", status_code=201)
+async def start_kernel(
+    response: Response,
+    kernels: Kernels,
+    body: Annotated[KernelStartRequest | None, Body()] = None,
+) -> KernelModel:
+    """Start a kernel; returns once launched (``execution_state`` is ``starting``)."""
+    request = body or KernelStartRequest()
+    if request.kernel_id is not None:
+        try:
+            uuid.UUID(request.kernel_id)
+        except ValueError:
+            raise BadRequest(f"kernel_id is not a UUID: {request.kernel_id!r}") from None
+    env = {k: v for k, v in (request.env or {}).items() if k.startswith("KERNEL_")}
+    kernel = await kernels.start(
+        request.name, path=request.path, env=env, kernel_id=request.kernel_id
+    )
+    response.headers["Location"] = f"/api/kernels/{kernel.id}"
+    return kernel.model()
+
+
+@router.get("/api/kernels/{kernel_id}")
+async def get_kernel(kernel_id: str, kernels: Kernels) -> KernelModel:
+    """One kernel."""
+    return kernels.get(kernel_id).model()
+
+
+@router.delete("/api/kernels/{kernel_id}", status_code=204)
+async def shutdown_kernel(kernel_id: str, kernels: Kernels) -> Response:
+    """Shut the kernel down; its WebSocket clients are disconnected."""
+    await kernels.shutdown(kernel_id)
+    return Response(status_code=204)
+
+
+@router.post("/api/kernels/{kernel_id}/interrupt", status_code=204)
+async def interrupt_kernel(kernel_id: str, kernels: Kernels) -> Response:
+    """Interrupt what the kernel is running."""
+    await kernels.interrupt(kernel_id)
+    return Response(status_code=204)
+
+
+@router.post("/api/kernels/{kernel_id}/restart")
+async def restart_kernel(kernel_id: str, kernels: Kernels) -> KernelModel:
+    """Restart the kernel; returns once the new process answers."""
+    return await kernels.restart(kernel_id)
+
+
+@router.websocket("/api/kernels/{kernel_id}/channels")
+async def kernel_channels(
+    websocket: WebSocket,
+    kernel_id: str,
+    kernels: Kernels,
+    settings: Annotated[Settings, Depends(get_settings)],
+    session_id: str | None = None,
+) -> None:
+    """The kernel's channels, in the legacy JSON or the v1 binary protocol."""
+    try:
+        kernel = kernels.get(kernel_id)
+    except AdrasteaError as exc:
+        await _refuse(websocket, exc)
+        return
+    await serve_kernel_channels(
+        websocket,
+        kernel,
+        session_id=session_id,
+        nudge_timeout=settings.kernels.startup_timeout,
+    )
+
+
+async def _refuse(websocket: WebSocket, exc: AdrasteaError) -> None:
+    # An HTTP answer to the handshake where the server allows it (like
+    # Jupyter Server's 404), else the mapped close code.
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(
+            problem_response(exc.status, exc.detail, code=exc.code, title=exc.title)
+        )
+    else:
+        await websocket.close(code=ws_close_code(exc), reason=exc.detail)

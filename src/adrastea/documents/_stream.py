@@ -1,0 +1,329 @@
+"""One stream output being written into the live document.
+
+A :class:`LiveStream` takes raw stream text, applies terminal semantics
+(``_terminal``), and keeps the document's copy of the output up to date with
+few, small Y operations:
+
+- while the text fits in ``cap_bytes``, the document holds all of it
+  (committed text, then the current line); an update deletes the old line and
+  inserts the new committed text and line;
+- past the cap, the stream is *spilled*: everything committed goes to an
+  append-only spill file as it arrives, and the document holds
+  ``head + note + tail + line``.  The head is fixed, the tail is a sliding
+  window of the last lines, so an update deletes what slid out of the window
+  and appends what came in; memory stays bounded by the cap however long the
+  stream runs.
+
+Byte offsets: pycrdt ``Text`` indexes by UTF-8 bytes, so all bookkeeping here
+is in bytes.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from pycrdt import Map, Text
+
+from adrastea.documents._capping import (
+    MARKER_KEY,
+    SpillMarker,
+    head_text,
+    stream_budgets,
+    stream_note,
+    tail_text,
+)
+from adrastea.documents._spill import SpillStore, SpillStream
+from adrastea.documents._terminal import TerminalText
+
+__all__ = ["LiveStream"]
+
+
+def _nbytes(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
+
+
+def _segments(text: str) -> list[str]:
+    parts = text.split("\n")
+    segments = [part + "\n" for part in parts[:-1]]
+    if parts[-1]:
+        segments.append(parts[-1])
+    return segments
+
+
+class LiveStream:
+    """The state of one stream output (``stdout`` or ``stderr``) of one cell.
+
+    Call :meth:`feed` as text arrives (cheap, no document access), then
+    :meth:`render` once to create the output in the document or :meth:`apply`
+    to bring an existing one up to date.  :meth:`matches` tells whether the
+    document still holds the output as this object last left it (a client may
+    have cleared it meanwhile).
+    """
+
+    def __init__(self, name: str, spill: SpillStore, cap_bytes: int) -> None:
+        self.name = name
+        self.index: int | None = None  # position in the cell's outputs once in the document
+        self._spill = spill
+        self._cap = cap_bytes
+        # A quarter of the cap for the current line (4 bytes a character at most), the
+        # rest for head, note and tail: the document's copy never exceeds the cap.
+        line_budget = max(64, cap_bytes // 4)
+        self._head_budget, self._tail_budget = stream_budgets(cap_bytes - line_budget)
+        self._term = TerminalText(max_line=line_budget // 4)
+        self._changed = False
+        # Not spilled: all committed text; _pending is the part not yet in the document.
+        self._committed: list[str] = []
+        self._committed_bytes = 0
+        self._pending: list[str] = []
+        # Spilled.
+        self._file: SpillStream | None = None
+        self._total_bytes = 0
+        self._total_lines = 0
+        self._head = ""
+        self._head_bytes = 0
+        self._head_lines = 0
+        self._doc_tail: deque[tuple[str, int]] = deque()
+        self._doc_tail_bytes = 0
+        self._new_tail: deque[tuple[str, int]] = deque()
+        self._new_tail_bytes = 0
+        self._tail_lines = 0
+        self._trim = 0  # bytes to delete at the start of the document's tail
+        self._relayout = False
+        # What the document holds.
+        self._doc_note = ""
+        self._doc_note_bytes = 0
+        self._doc_committed_bytes = 0
+        self._doc_line = ""
+        self._doc_line_bytes = 0
+
+    @property
+    def spilled(self) -> bool:
+        return self._file is not None
+
+    @property
+    def changed(self) -> bool:
+        """True if the document lags behind what was fed."""
+        return self._changed
+
+    def adopt(self, index: int, text: str) -> None:
+        """Continue an existing (not spilled) stream output at ``index`` holding ``text``."""
+        cut = text.rfind("\n") + 1
+        committed, line = text[:cut], text[cut:]
+        self._committed = [committed] if committed else []
+        self._committed_bytes = self._doc_committed_bytes = _nbytes(committed)
+        self._term.start_with(line)
+        self._doc_line, self._doc_line_bytes = line, _nbytes(line)
+        self.index = index
+
+    def feed(self, text: str) -> None:
+        """Take more raw stream text."""
+        committed = self._term.feed(text)
+        if committed:
+            self._commit(committed)
+        self._changed = True
+        if self._file is None:
+            line = self._term.line
+            if self._committed_bytes + 4 * len(line) > self._cap and (
+                self._committed_bytes + _nbytes(line) > self._cap
+            ):
+                self._start_spilling()
+
+    def matches(self, youtput: Any) -> bool:
+        """True if ``youtput`` is this stream's output as last written."""
+        if not isinstance(youtput, Map) or youtput.get("name") != self.name:
+            return False
+        text = youtput.get("text")
+        return isinstance(text, Text) and len(text) == self._doc_bytes()
+
+    def render(self, index: int) -> dict[str, Any]:
+        """The whole output, to be inserted at ``index``; the document then holds it."""
+        self.index = index
+        self._changed = False
+        line = self._term.line
+        self._doc_line, self._doc_line_bytes = line, _nbytes(line)
+        if self._file is None:
+            committed = "".join(self._committed)
+            self._committed = [committed] if committed else []
+            self._pending = []
+            self._doc_committed_bytes = self._committed_bytes
+            return {"output_type": "stream", "name": self.name, "text": committed + line}
+        self._file.flush()  # the marker must not promise bytes the OS has not got
+        self._relayout = False
+        self._absorb_new_tail()
+        self._trim = 0
+        self._doc_note = self._note()
+        self._doc_note_bytes = _nbytes(self._doc_note)
+        tail = "".join(segment for segment, _ in self._doc_tail)
+        return {
+            "output_type": "stream",
+            "name": self.name,
+            "text": self._head + self._doc_note + tail + line,
+            "metadata": {MARKER_KEY: self._marker()},
+        }
+
+    def apply(self, youtput: Map[Any]) -> None:
+        """Bring ``youtput`` (for which :meth:`matches` holds) up to date, in place."""
+        if not self._changed:
+            return
+        self._changed = False
+        text: Text = youtput["text"]
+        line = self._term.line
+        if self._file is None:
+            start = self._doc_committed_bytes
+            if self._pending or line != self._doc_line:
+                del text[start : start + self._doc_line_bytes]
+                text.insert(start, "".join(self._pending) + line)
+            self._doc_committed_bytes = self._committed_bytes
+            self._pending = []
+        elif self._relayout:
+            rendered = self.render(self.index or 0)
+            del text[: len(text)]
+            text.insert(0, rendered["text"])
+            youtput["metadata"] = rendered["metadata"]
+            return
+        else:
+            self._file.flush()
+            note = self._note()
+            if note != self._doc_note:
+                del text[self._head_bytes : self._head_bytes + self._doc_note_bytes]
+                text.insert(self._head_bytes, note)
+                self._doc_note, self._doc_note_bytes = note, _nbytes(note)
+            tail_start = self._head_bytes + self._doc_note_bytes
+            if self._trim:
+                del text[tail_start : tail_start + self._trim]
+                self._trim = 0
+            line_start = tail_start + self._doc_tail_bytes
+            new_tail = "".join(segment for segment, _ in self._new_tail)
+            self._absorb_new_tail()
+            if new_tail or line != self._doc_line:
+                del text[line_start : line_start + self._doc_line_bytes]
+                text.insert(line_start, new_tail + line)
+            youtput["metadata"] = {MARKER_KEY: self._marker(line)}
+        self._doc_line, self._doc_line_bytes = line, _nbytes(line)
+
+    def unapplied_text(self) -> str:
+        """Text fed but not yet in the document, plus the current line (to start over)."""
+        if self._file is None:
+            return "".join(self._pending) + self._term.line
+        return "".join(segment for segment, _ in self._new_tail) + self._term.line
+
+    def close(self) -> None:
+        """The stream is complete: release its spill file (the document keeps its marker)."""
+        if self._file is not None:
+            self._file.flush()
+            self._spill.release(self._file)
+
+    # -- committing -------------------------------------------------------------------
+
+    def _commit(self, text: str) -> None:
+        size = _nbytes(text)
+        if self._file is None:
+            self._committed.append(text)
+            self._pending.append(text)
+            self._committed_bytes += size
+            return
+        self._file.append(text)
+        self._total_bytes += size
+        self._total_lines += text.count("\n")
+        if size >= self._tail_budget:
+            # Everything now in the tail slides out at once.
+            self._drop_tail()
+            text = tail_text(text, self._tail_budget)
+        for segment in _segments(text):
+            nbytes = _nbytes(segment)
+            self._new_tail.append((segment, nbytes))
+            self._new_tail_bytes += nbytes
+            self._tail_lines += segment.endswith("\n")
+        self._trim_tail()
+
+    def _start_spilling(self) -> None:
+        committed = "".join(self._committed)
+        self._committed, self._pending = [], []
+        output_id = self._spill.new_id()
+        self._file = self._spill.open_stream(output_id)
+        self._file.append(committed)
+        self._file.flush()
+        self._total_bytes = self._committed_bytes
+        self._total_lines = committed.count("\n")
+        self._head = head_text(committed, self._head_budget)
+        self._head_bytes = _nbytes(self._head)
+        self._head_lines = self._head.count("\n")
+        rest = committed[len(self._head) :]
+        self._drop_tail()
+        for segment in _segments(tail_text(rest, self._tail_budget)):
+            nbytes = _nbytes(segment)
+            self._new_tail.append((segment, nbytes))
+            self._new_tail_bytes += nbytes
+            self._tail_lines += segment.endswith("\n")
+        self._relayout = True
+
+    def _drop_tail(self) -> None:
+        self._trim += self._doc_tail_bytes
+        self._doc_tail.clear()
+        self._doc_tail_bytes = 0
+        self._new_tail.clear()
+        self._new_tail_bytes = 0
+        self._tail_lines = 0
+
+    def _trim_tail(self) -> None:
+        budget = self._tail_budget
+        while self._doc_tail_bytes + self._new_tail_bytes > budget:
+            excess = self._doc_tail_bytes + self._new_tail_bytes - budget
+            side = self._doc_tail if self._doc_tail else self._new_tail
+            segment, nbytes = side[0]
+            if self._doc_tail_bytes + self._new_tail_bytes - nbytes >= budget // 2:
+                side.popleft()
+                cut = nbytes
+                self._tail_lines -= segment.endswith("\n")
+            else:
+                # One huge line: keep its end rather than lose the whole tail.
+                rest = segment.encode()[excess:].decode(errors="ignore")
+                cut = nbytes - _nbytes(rest)
+                side[0] = (rest, nbytes - cut)
+            if side is self._doc_tail:
+                self._doc_tail_bytes -= cut
+                self._trim += cut
+            else:
+                self._new_tail_bytes -= cut
+
+    def _absorb_new_tail(self) -> None:
+        self._doc_tail.extend(self._new_tail)
+        self._doc_tail_bytes += self._new_tail_bytes
+        self._new_tail.clear()
+        self._new_tail_bytes = 0
+
+    # -- the document's view ----------------------------------------------------------
+
+    def _doc_bytes(self) -> int:
+        if self._file is None or self.index is None:
+            return self._doc_committed_bytes + self._doc_line_bytes
+        if self._relayout:
+            # Spilled since the document last saw it, which still holds the plain text.
+            return self._doc_committed_bytes + self._doc_line_bytes
+        return (
+            self._head_bytes
+            + self._doc_note_bytes
+            + self._trim
+            + self._doc_tail_bytes
+            + self._doc_line_bytes
+        )
+
+    def _note(self) -> str:
+        cut = self._total_bytes - self._head_bytes - self._doc_tail_bytes - self._new_tail_bytes
+        lines = self._total_lines - self._head_lines - self._tail_lines
+        assert self._file is not None
+        return stream_note(cut, lines, self._file.output_id)
+
+    def _marker(self, line: str | None = None) -> dict[str, Any]:
+        assert self._file is not None
+        line = self._term.line if line is None else line
+        line_bytes = _nbytes(line)
+        return SpillMarker(
+            output_id=self._file.output_id,
+            kind="stream",
+            total_bytes=self._total_bytes + line_bytes,
+            total_lines=self._total_lines,
+            committed_bytes=self._total_bytes,
+            line_bytes=line_bytes,
+        ).to_json()

@@ -1,0 +1,407 @@
+"""Open notebooks: the server owns each one's live document, kernel and run queue.
+
+A notebook is opened when a client connects to its document, asks to run
+it, or GETs/PUTs it while a kernel is bound.  Each open notebook has:
+
+- a ``LiveNotebook`` (the Y document, journaled and autosaved),
+- a ``YRoom`` that keeps any number of browsers in sync with it,
+- once something runs, a kernel from the registry (started in the notebook's
+  environment) and a ``NotebookEngine`` writing outputs into the document
+  whether or not anybody watches.
+
+Which kernel serves which notebook, and which cell is running with which
+request id, is persisted in ``state_dir/notebooks.json`` so that a restarted
+server re-attaches adopted kernels to their notebooks and keeps filling the
+running cell's outputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from adrastea.config import Settings
+from adrastea.contents import ContentsManager
+from adrastea.documents import LiveNotebook, atomic_write, document_dir, ymeta
+from adrastea.errors import BadRequest, Conflict, KernelError, KernelNotFound
+from adrastea.execution import CellResult, NotebookEngine
+from adrastea.execution._document_sink import DocumentSink
+from adrastea.kernels import KernelRegistry
+from adrastea.kernels._environments import Environment, EnvironmentCatalog
+from adrastea.server._yroom import YRoom
+
+log = logging.getLogger(__name__)
+
+_BINDINGS = "notebooks.json"
+
+
+class RegistryConnection:
+    """The engine's ``KernelConnection`` to a kernel held by the registry."""
+
+    def __init__(self, registry: KernelRegistry, kernel_id: str, startup_timeout: float) -> None:
+        self.registry = registry
+        self.kernel_id = kernel_id
+        self.startup_timeout = startup_timeout
+
+    def client(self) -> Any:
+        client = self.registry.get(self.kernel_id).manager.client()
+        client.start_channels()
+        return client
+
+    async def wait_ready(self) -> None:
+        kernel = self.registry.get(self.kernel_id)
+        # A kernel in a pending Slurm job may take long: wait as long as it is
+        # neither answering nor dead.
+        while not kernel.answered:
+            if kernel.execution_state == "dead":
+                raise KernelError(f"the kernel did not start: {kernel.reason or 'it died'}")
+            await kernel.until_ready(min(self.startup_timeout, 5.0))
+
+    async def death_reason(self) -> str | None:
+        try:
+            kernel = self.registry.get(self.kernel_id)
+        except KernelNotFound:
+            return "the kernel was shut down"
+        if kernel.execution_state == "dead":
+            return kernel.reason or "the kernel died"
+        if kernel.lock.locked():
+            return None  # restarting right now
+        if not await kernel.manager.is_alive():
+            return kernel.reason or "the kernel process exited"
+        return None
+
+    async def interrupt(self) -> None:
+        await self.registry.interrupt(self.kernel_id)
+
+    async def restart(self) -> None:
+        await self.registry.restart(self.kernel_id)
+
+
+@dataclass
+class OpenNotebook:
+    """One notebook the server holds open."""
+
+    path: str
+    live: LiveNotebook
+    room: YRoom
+    sink: DocumentSink
+    scope: anyio.CancelScope
+    kernel_id: str | None = None
+    environment: dict[str, Any] | None = None
+    engine: NotebookEngine | None = None
+    engine_scope: anyio.CancelScope | None = None
+    running: dict[str, str] | None = None
+    lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+
+class NotebookService:
+    """Opens notebooks, binds kernels to them and runs their cells."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        contents: ContentsManager,
+        kernels: KernelRegistry,
+        environments: EnvironmentCatalog,
+        state_dir: Path,
+    ) -> None:
+        self.settings = settings
+        self.contents = contents
+        self.kernels = kernels
+        self.environments = environments
+        self.state_dir = state_dir
+        self._open: dict[str, OpenNotebook] = {}
+        self._opening = anyio.Lock()
+        self._tg: TaskGroup | None = None
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def __aenter__(self) -> NotebookService:
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        await self._readopt()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with anyio.CancelScope(shield=True):
+            for nb in list(self._open.values()):
+                await self._close(nb, save=True)
+        assert self._tg is not None
+        self._tg.cancel_scope.cancel()
+        await self._tg.__aexit__(exc_type, exc, tb)
+
+    @property
+    def _task_group(self) -> TaskGroup:
+        assert self._tg is not None, "use NotebookService as an async context manager"
+        return self._tg
+
+    # -- opening ---------------------------------------------------------------
+
+    def find(self, path: str) -> OpenNotebook | None:
+        """The open notebook at API ``path``, if it is open."""
+        try:
+            api, _ = self.contents.locate(path)
+        except Exception:
+            return None
+        return self._open.get(api)
+
+    async def open(self, path: str) -> OpenNotebook:
+        """Open (or return the already open) notebook at API ``path``.
+
+        Raises ``InvalidPath``/``FileNotFound`` like the contents API,
+        ``InvalidNotebook`` for a file that is not a notebook.
+        """
+        api, real = self.contents.locate(path)
+        if not api.endswith(".ipynb"):
+            raise BadRequest(f"not a notebook: {api}")
+        async with self._opening:
+            nb = self._open.get(api)
+            if nb is not None:
+                return nb
+            live = await LiveNotebook.load(
+                real,
+                work_dir=document_dir(self.state_dir / "documents", real),
+                settings=self.settings.documents,
+            )
+            scope = anyio.CancelScope()
+            nb = OpenNotebook(api, live, YRoom(live.ydoc), DocumentSink(live), scope)
+            await self._task_group.start(self._run_document, nb)
+            self._open[api] = nb
+            return nb
+
+    async def _run_document(
+        self, nb: OpenNotebook, *, task_status: anyio.abc.TaskStatus[None]
+    ) -> None:
+        with nb.scope:
+            async with anyio.create_task_group() as tg:
+                await tg.start(nb.live.run)
+                task_status.started()
+                await anyio.sleep_forever()
+
+    async def close(self, path: str, *, save: bool = True) -> None:
+        """Close an open notebook (shutting its kernel down); a no-op if not open."""
+        nb = self.find(path)
+        if nb is not None:
+            await self._close(nb, save=save)
+
+    async def _close(self, nb: OpenNotebook, *, save: bool) -> None:
+        self._open.pop(nb.path, None)
+        await self._stop_engine(nb)
+        if nb.kernel_id is not None:
+            with contextlib.suppress(KernelNotFound):
+                await self.kernels.shutdown(nb.kernel_id)
+            nb.kernel_id = None
+        nb.room.close()
+        nb.scope.cancel()
+        await nb.live.aclose(save=save)
+        await self._persist()
+
+    # -- kernels and engines ---------------------------------------------------
+
+    def _environment_for(self, nb: OpenNotebook) -> tuple[Environment, dict[str, Any]]:
+        meta: Any = ymeta(nb.live.notebook).get("metadata")
+        metadata: dict[str, Any] = meta.to_py() if hasattr(meta, "to_py") else dict(meta or {})
+        chosen = (metadata.get("adrastea") or {}).get("environment") or {}
+        if chosen.get("name"):
+            env = self.environments.get(chosen["name"])
+            return env, env.resolve(chosen.get("choices") or {})
+        kernel_name = (metadata.get("kernelspec") or {}).get("name")
+        kernel_name = kernel_name or self.settings.kernels.default_kernel_name
+        for env in self.environments.all():
+            if env.kernelspec == kernel_name and env.placement == "local":
+                return env, {}
+        return Environment(kernel_name, kernel_name, kernel_name, "local", None), {}
+
+    async def _ensure_engine(self, nb: OpenNotebook) -> NotebookEngine:
+        if nb.engine is not None:
+            return nb.engine
+        if nb.kernel_id is None:
+            env, resolved = self._environment_for(nb)
+            kernel = await self.kernels.start(env.kernelspec, path=nb.path)
+            nb.kernel_id = kernel.id
+            nb.environment = {"name": env.name, "choices": resolved}
+        await self._start_engine(nb)
+        assert nb.engine is not None
+        return nb.engine
+
+    async def _start_engine(self, nb: OpenNotebook) -> None:
+        assert nb.kernel_id is not None
+        connection = RegistryConnection(
+            self.kernels, nb.kernel_id, self.settings.kernels.startup_timeout
+        )
+
+        def sent(cell_id: str, msg_id: str) -> None:
+            nb.running = {"cell_id": cell_id, "msg_id": msg_id}
+            self._persist_soon()
+
+        async def done(cell_id: str, result: CellResult) -> None:
+            nb.running = None
+            self._persist_soon()
+
+        engine = NotebookEngine(
+            connection,
+            nb.sink,
+            coalesce_interval=0.0,  # the document's OutputWriter coalesces
+            stdin_timeout=self.settings.documents.stdin_timeout,
+            on_cell_done=done,
+            on_cell_sent=sent,
+        )
+        scope = anyio.CancelScope()
+
+        async def serve(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+            with scope:
+                await engine.serve(task_status=task_status)
+
+        await self._task_group.start(serve)
+        nb.engine, nb.engine_scope = engine, scope
+        await self._persist()
+
+    async def _stop_engine(self, nb: OpenNotebook) -> None:
+        if nb.engine is not None:
+            nb.engine.clear_queue()
+        if nb.engine_scope is not None:
+            nb.engine_scope.cancel()
+        nb.engine = nb.engine_scope = None
+        nb.running = None
+
+    # -- operations ------------------------------------------------------------
+
+    async def execute(self, path: str, cells: list[str] | str) -> list[str]:
+        """Queue cells (ids, or ``"all"``); returns the ids queued, at once.
+
+        Raises ``BadRequest`` naming unknown cell ids.
+        """
+        nb = await self.open(path)
+        ids = nb.sink.cell_ids()
+        wanted = ids if cells == "all" else list(cells)
+        unknown = [c for c in wanted if c not in ids]
+        if unknown:
+            raise BadRequest(f"no such cells: {', '.join(map(str, unknown))}")
+        async with nb.lock:
+            engine = await self._ensure_engine(nb)
+        return engine.enqueue(wanted)
+
+    async def interrupt(self, path: str) -> None:
+        nb = await self.open(path)
+        if nb.engine is None:
+            raise Conflict(f"no kernel is running for {nb.path}")
+        await nb.engine.interrupt()
+
+    async def restart(self, path: str) -> None:
+        nb = await self.open(path)
+        async with nb.lock:
+            if nb.engine is None:
+                raise Conflict(f"no kernel is running for {nb.path}")
+            await nb.engine.restart()
+
+    async def clear_queue(self, path: str) -> list[str]:
+        nb = await self.open(path)
+        return nb.engine.clear_queue() if nb.engine is not None else []
+
+    async def answer_input(self, path: str, value: str) -> None:
+        nb = await self.open(path)
+        if nb.engine is None or not nb.engine.answer_input(value):
+            raise Conflict("no input() is waiting for an answer")
+
+    async def shutdown_kernel(self, path: str) -> None:
+        nb = await self.open(path)
+        async with nb.lock:
+            await self._stop_engine(nb)
+            if nb.kernel_id is not None:
+                with contextlib.suppress(KernelNotFound):
+                    await self.kernels.shutdown(nb.kernel_id)
+                nb.kernel_id = None
+            await self._persist()
+
+    async def status(self, path: str) -> dict[str, Any]:
+        """Kernel state, environment, queue, running cell, last error, input prompt."""
+        nb = await self.open(path)
+        kernel: dict[str, Any] | None = None
+        if nb.kernel_id is not None:
+            try:
+                kernel = self.kernels.get(nb.kernel_id).model().model_dump(mode="json")
+            except KernelNotFound:
+                kernel = {"id": nb.kernel_id, "execution_state": "dead"}
+        engine = nb.engine.status() if nb.engine is not None else None
+        conflict = nb.live.conflict
+        return {
+            "path": nb.path,
+            "session_id": nb.live.session_id,
+            "kernel": kernel,
+            "environment": nb.environment,
+            "running": engine.running if engine else None,
+            "queue": engine.queue if engine else [],
+            "last_error": engine.last_error if engine else None,
+            "executed": engine.executed if engine else 0,
+            "pending_input": engine.pending_input if engine else None,
+            "dirty": nb.live.dirty,
+            "conflict": conflict.detail if conflict is not None else None,
+            "clients": len(nb.room.clients),
+        }
+
+    # -- persistence of bindings ----------------------------------------------
+
+    def _persist_soon(self) -> None:
+        self._task_group.start_soon(self._persist)
+
+    async def _persist(self) -> None:
+        data = {
+            nb.path: {
+                "kernel_id": nb.kernel_id,
+                "environment": nb.environment,
+                "running": nb.running,
+                "queue": nb.engine.status().queue if nb.engine else [],
+            }
+            for nb in self._open.values()
+            if nb.kernel_id is not None
+        }
+        payload = json.dumps(data, indent=1).encode()
+        await anyio.to_thread.run_sync(atomic_write, self.state_dir / _BINDINGS, payload)
+
+    async def _readopt(self) -> None:
+        """Re-attach kernels adopted by the registry to their notebooks."""
+        path = self.state_dir / _BINDINGS
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        for api, binding in data.items():
+            kernel_id = binding.get("kernel_id")
+            if not kernel_id or kernel_id not in self.kernels:
+                continue
+            try:
+                nb = await self.open(api)
+            except Exception:
+                log.exception("cannot reopen %s to re-attach its kernel", api)
+                continue
+            nb.kernel_id = kernel_id
+            nb.environment = binding.get("environment")
+            await self._start_engine(nb)
+            running = binding.get("running")
+            queue = [c for c in binding.get("queue", []) if c in nb.sink.cell_ids()]
+            if running and running.get("cell_id") in nb.sink.cell_ids():
+                stamp = datetime.now(UTC).strftime("%H:%M:%S UTC")
+                nb.sink.append_stream(
+                    running["cell_id"],
+                    "stderr",
+                    f"\n[Adrastea: the server restarted; output this cell printed while "
+                    f"it was down (until {stamp}) is missing here]\n",
+                )
+                nb.running = running
+                assert nb.engine is not None
+                nb.engine.resume(running["cell_id"], running["msg_id"], queue)
+            log.info("re-attached kernel %s to %s", kernel_id, api)

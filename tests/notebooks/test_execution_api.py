@@ -1,0 +1,157 @@
+"""The server runs notebooks itself: outputs land in the document and on disk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from adrastea.testing import ServerProcess, connect_document
+from tests.notebooks.conftest import finished, saved_stream_text, until, write_notebook
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+
+def _cell_text(notebook: Any, index: int) -> str:
+    cell = notebook.get_cell(index)
+    return "".join(
+        o["text"] if isinstance(o["text"], str) else "".join(o["text"])
+        for o in cell["outputs"]
+        if o["output_type"] == "stream"
+    )
+
+
+async def test_outputs_arrive_with_nobody_watching(fresh_server: ServerProcess) -> None:
+    root = fresh_server.root
+    write_notebook(
+        root,
+        "long.ipynb",
+        "import time\nfor i in range(200):\n    print(i, flush=True)\n    time.sleep(0.1)",
+        "6 * 7",
+    )
+    expected = "".join(f"{i}\n" for i in range(200))
+    async with httpx.AsyncClient(base_url=fresh_server.url, headers=fresh_server.headers) as c:
+        response = await c.post("/api/notebooks/long.ipynb/execute", json={"cells": "all"})
+        assert response.status_code == 202
+        assert len(response.json()["queued"]) == 2
+        status = await finished(c, "long.ipynb", 2)
+        assert status["last_error"] is None
+        # A client that connects only now sees every line.
+        url = fresh_server.ws_url("/api/documents/long.ipynb")
+        async with connect_document(url, fresh_server.headers) as doc:
+            assert _cell_text(doc.notebook, 0) == expected
+            result = doc.notebook.get_cell(1)
+            assert result["outputs"][0]["data"]["text/plain"] == "42"
+            assert result["execution_count"] == 2
+        # And so does the file, saved by the server.
+        await until(
+            lambda: _async(saved_stream_text(root / "long.ipynb", 0) == expected), timeout=10
+        )
+        live = (await c.get("/api/contents/long.ipynb")).json()
+        assert live["content"]["cells"][1]["outputs"][0]["data"]["text/plain"] == "42"
+
+
+async def _async(value: Any) -> Any:
+    return value
+
+
+async def test_queue_stops_at_first_error_and_status_says_why(
+    client: httpx.AsyncClient, server: ServerProcess
+) -> None:
+    ids = write_notebook(server.root, "err.ipynb", "x = 1", "1/0", "x = 2")
+    await client.post("/api/notebooks/err.ipynb/execute", json={"cells": "all"})
+    status = await finished(client, "err.ipynb", 2)
+    assert status["last_error"]["cell_id"] == ids[1]
+    assert status["last_error"]["ename"] == "ZeroDivisionError"
+    content = (await client.get("/api/contents/err.ipynb")).json()["content"]
+    assert content["cells"][2]["execution_count"] is None
+
+
+async def test_two_clients_edit_different_cells_and_converge(server: ServerProcess) -> None:
+    write_notebook(server.root, "collab.ipynb", "a = 1", "b = 2")
+    url = server.ws_url("/api/documents/collab.ipynb")
+    async with (
+        connect_document(url, server.headers) as one,
+        connect_document(url, server.headers) as two,
+    ):
+        one.notebook.set_cell(0, source="a = 'from one'")
+        two.notebook.set_cell(1, source="b = 'from two'")
+        await one.flush()
+        await two.flush()
+
+        def both(nb: Any) -> bool:
+            return (
+                nb.get_cell(0)["source"] == "a = 'from one'"
+                and nb.get_cell(1)["source"] == "b = 'from two'"
+            )
+
+        await one.wait_for(both)
+        await two.wait_for(both)
+    assert one.notebook.source == two.notebook.source
+
+
+async def test_interrupt_and_input(client: httpx.AsyncClient, server: ServerProcess) -> None:
+    write_notebook(server.root, "ask.ipynb", "name = input('who? ')\nprint('hi', name)")
+    await client.post("/api/notebooks/ask.ipynb/execute", json={"cells": "all"})
+
+    async def asked() -> Any:
+        return (await client.get("/api/notebooks/ask.ipynb/status")).json()["pending_input"]
+
+    assert await until(asked) == {"prompt": "who? ", "password": False}
+    response = await client.post("/api/notebooks/ask.ipynb/input", json={"value": "ada"})
+    assert response.status_code == 204
+    await finished(client, "ask.ipynb", 1)
+    content = (await client.get("/api/contents/ask.ipynb")).json()["content"]
+    assert "hi ada" in json.dumps(content["cells"][0]["outputs"])
+
+    write_notebook(server.root, "sleep.ipynb", "import time; time.sleep(60)")
+    await client.post("/api/notebooks/sleep.ipynb/execute", json={"cells": "all"})
+
+    async def running() -> Any:
+        status = (await client.get("/api/notebooks/sleep.ipynb/status")).json()
+        return status["running"] and status["kernel"]["execution_state"] == "busy"
+
+    await until(running)
+    assert (await client.post("/api/notebooks/sleep.ipynb/interrupt")).status_code == 204
+    status = await finished(client, "sleep.ipynb", 1)
+    assert status["last_error"]["ename"] == "KeyboardInterrupt"
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "body", "status"),
+    [
+        ("POST", "execute", {"cells": ["no-such-cell"]}, 400),
+        ("POST", "execute", {"cells": "some"}, 400),
+        ("POST", "execute", {"nope": 1}, 400),
+        ("POST", "input", {"value": "x"}, 409),
+        ("POST", "interrupt", None, 409),
+        ("GET", "outputs/../../etc", None, 404),
+    ],
+)
+async def test_bad_requests_change_nothing(
+    client: httpx.AsyncClient,
+    server: ServerProcess,
+    method: str,
+    suffix: str,
+    body: Any,
+    status: int,
+) -> None:
+    write_notebook(server.root, "still.ipynb", "print('x')")
+    before = (server.root / "still.ipynb").read_bytes()
+    response = await client.request(method, f"/api/notebooks/still.ipynb/{suffix}", json=body)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    assert (server.root / "still.ipynb").read_bytes() == before
+
+
+@pytest.mark.parametrize("path", ["../outside.ipynb", "missing.ipynb", "notes.txt"])
+async def test_bad_notebook_paths_are_refused(
+    client: httpx.AsyncClient, server: ServerProcess, path: str
+) -> None:
+    (server.root / "notes.txt").write_text("not a notebook")
+    response = await client.post(f"/api/notebooks/{path}/execute", json={"cells": "all"})
+    assert 400 <= response.status_code < 500
+    assert not (Path(server.root).parent / "outside.ipynb").exists()
