@@ -32,14 +32,14 @@ def saved_stream_text(path: Path, index: int) -> str:
     return "".join(out)
 
 
-async def until(check: Callable[[], Awaitable[Any]], timeout: float = 60.0) -> Any:
+async def until(check: Callable[[], Awaitable[Any]], within: float = 60.0) -> Any:
     """Poll ``check`` (an API read) until it returns something truthy."""
-    with anyio.fail_after(timeout):
+    with anyio.fail_after(within):
         while True:
             value = await check()
             if value:
                 return value
-            await anyio.sleep(0.1)
+            await anyio.sleep(0.1)  # polling an HTTP API: nothing to wait on
 
 
 async def finished(client: httpx.AsyncClient, path: str, count: int) -> dict[str, Any]:

@@ -48,7 +48,7 @@ async def test_outputs_arrive_with_nobody_watching(fresh_server: ServerProcess) 
             assert result["execution_count"] == 2
         # And so does the file, saved by the server.
         await until(
-            lambda: _async(saved_stream_text(root / "long.ipynb", 0) == expected), timeout=10
+            lambda: _async(saved_stream_text(root / "long.ipynb", 0) == expected), within=10
         )
         live = (await c.get("/api/contents/long.ipynb")).json()
         assert live["content"]["cells"][1]["outputs"][0]["data"]["text/plain"] == "42"

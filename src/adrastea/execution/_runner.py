@@ -110,13 +110,16 @@ class CellRunner:
         )
         if self.on_sent is not None:
             self.on_sent(cell_id, msg_id)
-        return await self.follow(cell_id, msg_id)
+        return await self.follow(cell_id, msg_id, ours=True)
 
-    async def follow(self, cell_id: str, msg_id: str) -> CellResult:
+    async def follow(self, cell_id: str, msg_id: str, *, ours: bool = False) -> CellResult:
         """Route the messages of the execute request ``msg_id`` into ``cell_id``.
 
-        Used by ``run``, and on its own to re-attach to a cell that was
-        already running when a restarted server adopted its kernel.
+        Used by ``run`` (``ours``: this client sent the request, so its
+        execute_reply comes to us), and on its own to re-attach to a cell that
+        was already running when a restarted server adopted its kernel: then
+        the reply goes to the dead server's socket, and the end of the cell is
+        told by its iopub ``idle`` status and any error output.
         """
         sink = self.sink
         timing: dict[str, str] = {}
@@ -182,8 +185,11 @@ class CellRunner:
             tg.start_soon(watch_death)
             if self.ask_input is not None:
                 tg.start_soon(answer_input)
-            await self._read_iopub(cell_id, msg_id, timing)
-            await reply_seen.wait()
+            error = await self._read_iopub(cell_id, msg_id, timing)
+            if ours:
+                await reply_seen.wait()
+            elif result is None:
+                result = CellResult(status="error" if error else "ok", **(error or {}))
             tg.cancel_scope.cancel()
 
         if result is None:  # pragma: no cover - the task group always sets it
@@ -205,8 +211,14 @@ class CellRunner:
     def _note(self, cell_id: str, name: str, text: str) -> None:
         self.sink.append_stream(cell_id, name, text)
 
-    async def _read_iopub(self, cell_id: str, msg_id: str, timing: dict[str, str]) -> None:
-        """Route iopub messages of ``msg_id`` until its ``idle`` status."""
+    async def _read_iopub(
+        self, cell_id: str, msg_id: str, timing: dict[str, str]
+    ) -> dict[str, Any] | None:
+        """Route iopub messages of ``msg_id`` until its ``idle`` status.
+
+        Returns the last error's ``ename``/``evalue``/``traceback``, if any.
+        """
+        error: dict[str, Any] | None = None
         sink = self.sink
         streams = _Streams(sink, cell_id, self.coalesce_interval)
         clear_pending = False
@@ -236,7 +248,7 @@ class CellRunner:
                 elif state == "idle":
                     timing["iopub.status.idle"] = _now()
                     streams.flush()
-                    return
+                    return error
             elif kind == "stream":
                 before_output()
                 streams.add(content.get("name", "stdout"), content.get("text", ""))
@@ -252,6 +264,8 @@ class CellRunner:
                     self._forget_displays(cell_id)
                     sink.clear_outputs(cell_id)
             elif kind in ("display_data", "execute_result", "error"):
+                if kind == "error":
+                    error = {k: content.get(k) for k in ("ename", "evalue", "traceback")}
                 before_output()
                 streams.flush()
                 output = _output(kind, content)

@@ -52,9 +52,9 @@ class YClient:
         for message in pending:
             await self.websocket.send(message)
 
-    async def wait_for(self, predicate: Any, timeout: float = 30.0) -> None:
+    async def wait_for(self, predicate: Any, within: float = 30.0) -> None:
         """Wait until ``predicate(notebook)`` is true, re-checking on every update."""
-        with anyio.fail_after(timeout):
+        with anyio.fail_after(within):
             while not predicate(self.notebook):
                 event = self._changed
                 await event.wait()
