@@ -111,12 +111,17 @@ def config_show(config: ConfigOption = None, set_: SetOption = None) -> None:
 
 def main() -> None:
     """Entry point of the ``adrastea`` script."""
+    from adrastea.batch._cli_jobs import jobs_command, submit_command
     from adrastea.batch._cli_run import run_click_command
+    from adrastea.batch._cli_sweep import sweep_command
 
     # typer cannot declare papermill's repeatable two-value options (-p NAME
     # VALUE), so `run` is a plain click command added to typer's group.
     group = typer.main.get_group(app)
     group.add_command(cast(Any, run_click_command), "run")  # typer vendors its own click
+    group.add_command(cast(Any, sweep_command), "sweep")
+    group.add_command(cast(Any, submit_command), "submit")
+    group.add_command(cast(Any, jobs_command), "jobs")
     group(prog_name="adrastea")
 
 

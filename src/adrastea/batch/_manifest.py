@@ -57,6 +57,12 @@ class SweepManifest(BaseModel):
         default="product", description="Cartesian product of the lists, or the lists zipped."
     )
     job_id: str | None = Field(default=None, description="Slurm job (array) id, once submitted.")
+    environment: str | None = Field(
+        default=None, description="Environment the tasks run in (None: local kernels)."
+    )
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="Fixed parameters given to every task."
+    )
     tasks: tuple[SweepTask, ...] = Field(description="The tasks, index i at position i.")
 
     @classmethod

@@ -24,6 +24,7 @@ from adrastea.server.problems import install_problem_handlers
 from adrastea.server.routers import (
     contents,
     environments,
+    jobs,
     kernels,
     kernelspecs,
     notebooks,
@@ -35,7 +36,8 @@ __all__ = ["ROUTERS", "create_app"]
 
 #: Every router the app mounts, in order (tests enumerate their routes).
 ROUTERS = tuple(
-    m.router for m in (status, contents, kernelspecs, kernels, sessions, environments, notebooks)
+    m.router
+    for m in (status, contents, kernelspecs, kernels, sessions, environments, notebooks, jobs)
 )
 
 

@@ -16,25 +16,25 @@ if TYPE_CHECKING:
     from adrastea.server._sessions import SessionManager
 
 
-def get_settings(conn: HTTPConnection) -> Settings:
+async def get_settings(conn: HTTPConnection) -> Settings:
     return cast(Settings, conn.app.state.settings)
 
 
-def get_contents(conn: HTTPConnection) -> ContentsManager:
+async def get_contents(conn: HTTPConnection) -> ContentsManager:
     return cast("ContentsManager", conn.app.state.contents)
 
 
-def get_kernels(conn: HTTPConnection) -> KernelRegistry:
+async def get_kernels(conn: HTTPConnection) -> KernelRegistry:
     return cast("KernelRegistry", conn.app.state.kernels)
 
 
-def get_sessions(conn: HTTPConnection) -> SessionManager:
+async def get_sessions(conn: HTTPConnection) -> SessionManager:
     return cast("SessionManager", conn.app.state.sessions)
 
 
-def get_notebooks(conn: HTTPConnection) -> NotebookService:
+async def get_notebooks(conn: HTTPConnection) -> NotebookService:
     return cast("NotebookService", conn.app.state.notebooks)
 
 
-def get_environments(conn: HTTPConnection) -> EnvironmentCatalog:
+async def get_environments(conn: HTTPConnection) -> EnvironmentCatalog:
     return cast("EnvironmentCatalog", conn.app.state.environments)

@@ -49,7 +49,7 @@ _PREFIX = "/api/contents"
 _ENCODED_IN_URL = re.compile(rb"%(?:2e|2f|5c|00)", re.IGNORECASE)
 
 
-def api_path(request: Request, path: str) -> str:
+async def api_path(request: Request, path: str) -> str:
     """The API path named by the URL (``""`` for ``/api/contents/``).
 
     Raises:
@@ -71,7 +71,7 @@ class ReadOptions:
     require_hash: bool
 
 
-def read_options(
+async def read_options(
     type_: str | None = Query(None, alias="type"),
     format_: str | None = Query(None, alias="format"),
     content: str = Query("1"),
