@@ -22,7 +22,8 @@ Every error carries a stable ``code`` and an HTTP ``status``; only
     │   ├── SessionNotFound           404 session-not-found
     │   └── EnvironmentNotFound       404 environment-not-found
     ├── Conflict                      409 conflict
-    │   └── FileExists                409 file-exists
+    │   ├── FileExists                409 file-exists
+    │   └── KernelNotRunning          409 kernel-not-running
     ├── KernelError                   500 kernel-error
     │   └── KernelStartFailed         503 kernel-start-failed
     ├── InsufficientStorage           507 insufficient-storage
@@ -189,3 +190,9 @@ class SlurmError(AdrasteaError):
         self.command = command
         self.returncode = returncode
         self.stderr = stderr
+
+
+class KernelNotRunning(Conflict):
+    """The kernel exists but has no live process (it died, or is being shut down)."""
+
+    code, title = "kernel-not-running", "Kernel not running"

@@ -1,0 +1,138 @@
+"""Run every benchmark and append a dated section to ``bench/RESULTS.md``.
+
+Each benchmark runs as its own process (``python bench/<name>.py``), its
+progress shown live, its markdown result collected.  The section records the
+exact commands, ``date -u``, machine facts and every table.  Exits non-zero if
+any benchmark failed (its partial output is still recorded).
+
+    python bench/run_all.py                       # all targets, full size
+    python bench/run_all.py --quick --no-write    # smoke test, print only
+    python bench/run_all.py --url http://127.0.0.1:8888 --token T
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import _harness as h
+
+BENCH = Path(__file__).resolve().parent
+SCRIPTS = ("kernel_roundtrip", "kernel_start", "http_throughput")
+QUICK = {
+    "kernel_roundtrip": ["--n", "60", "--warmup", "5", "--block", "20"],
+    "kernel_start": ["--n", "3"],
+    "http_throughput": ["--duration", "2", "--rounds", "1"],
+}
+TIMEOUT = 1800  # seconds per benchmark, far above a normal run
+
+
+def _output(*command: str) -> str:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"({exc})"
+    return done.stdout.strip() or done.stderr.strip()
+
+
+def machine_facts() -> list[str]:
+    """Bullet lines: nproc, CPU, kernel, load, Python and package versions, commit."""
+    cpu = "unknown"
+    with Path("/proc/cpuinfo").open() as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    commit = _output("git", "-C", str(BENCH.parent), "rev-parse", "--short", "HEAD")
+    return [
+        f"- machine: nproc={_output('nproc')}, {cpu}, {platform.system()} {platform.release()},"
+        f" load average at start {load}",
+        f"- python: {sys.version.split()[0]} ({sys.executable})",
+        f"- versions: {h.environment_line()}",
+        f"- adrastea source: {BENCH.parent} at commit {commit} (plus any uncommitted work)",
+    ]
+
+
+def command_for(name: str, args: argparse.Namespace) -> list[str]:
+    """The command line that runs benchmark ``name`` with the options given to us."""
+    command = [sys.executable, str(BENCH / f"{name}.py")]
+    if args.quick:
+        command += QUICK[name]
+    if args.url:
+        command += ["--url", args.url, "--token", args.token]
+        if args.pid is not None:
+            command += ["--pid", str(args.pid)]
+    if args.no_adrastea:
+        keep = ("direct", "jupyter_server") if name.startswith("kernel") else ("jupyter_server",)
+        command += ["--targets", ",".join(keep)]
+    return command
+
+
+def shown(command: list[str], token: str) -> str:
+    """``command`` as a shell line, with ``python`` for our interpreter and no token."""
+    words = ["python" if word == sys.executable else word for word in command]
+    words = [os.path.relpath(w, BENCH.parent) if w.startswith(str(BENCH)) else w for w in words]
+    return shlex.join(words).replace(token, "TOKEN") if token else shlex.join(words)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="measure this running server instead of starting Adrastea")
+    parser.add_argument("--token", default="", help="token of the --url server")
+    parser.add_argument("--pid", type=int, help="process id of the --url server (for CPU time)")
+    parser.add_argument("--only", action="append", choices=SCRIPTS, help="run just these")
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--no-adrastea", action="store_true", help="incumbents only")
+    parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
+    parser.add_argument("--results", type=Path, default=BENCH / "RESULTS.md")
+    args = parser.parse_args()
+
+    date = _output("date", "-u")
+    invocation = shlex.join(["python", os.path.relpath(__file__), *sys.argv[1:]])
+    if args.token:
+        invocation = invocation.replace(args.token, "TOKEN")
+    lines = [
+        f"## {date}",
+        "",
+        f"- command: `{invocation}` (from `{BENCH.parent}`)",
+        f"- date: `{date}`",
+        *machine_facts(),
+        "",
+    ]
+    failed: list[str] = []
+    for name in args.only or SCRIPTS:
+        command = command_for(name, args)
+        h.log(f"running {shown(command, args.token)}")
+        try:
+            done = subprocess.run(
+                command, stdout=subprocess.PIPE, text=True, timeout=TIMEOUT, check=False
+            )
+            output, code = done.stdout, done.returncode
+        except subprocess.TimeoutExpired as exc:
+            output, code = str(exc.stdout or ""), -1
+        print(output, flush=True)
+        lines += [f"`{shown(command, args.token)}`", "", output.strip() or "(no output)", ""]
+        if code != 0:
+            failed.append(name)
+            lines += [f"**{name} exited with code {code}.**", ""]
+
+    section = "\n".join(lines).rstrip() + "\n"
+    if not args.no_write:
+        header = "" if args.results.exists() else "# Benchmark results\n\nNewest last.\n"
+        with args.results.open("a") as out:
+            out.write(header + "\n" + section)
+        h.log(f"appended to {args.results}")
+    if failed:
+        h.log(f"failed: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
