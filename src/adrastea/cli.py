@@ -99,6 +99,32 @@ def serve(
     run_server(settings)
 
 
+@app.command()
+def envs(config: ConfigOption = None, set_: SetOption = None) -> None:
+    """List the environments kernels can run in (kernelspec + place + choices)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from rich.console import Console
+    from rich.table import Table
+
+    from adrastea.kernels._environments import EnvironmentCatalog
+
+    settings = _settings(config, set_, {})
+    catalog = EnvironmentCatalog(settings, KernelSpecManager().find_kernel_specs())
+    table = Table("name", "kernelspec", "placement", "resources and choices")
+    for env in catalog.all():
+        fields = []
+        for name, schema in env.form_schema()["properties"].items():
+            if "const" in schema:
+                fields.append(f"{name}={schema['const']}")
+            elif "enum" in schema:
+                fields.append(f"{name} in {schema['enum']} (default {schema.get('default')})")
+            else:
+                bounds = f"{schema.get('minimum', '')}..{schema.get('maximum', '')}"
+                fields.append(f"{name} {bounds} (default {schema.get('default')})")
+        table.add_row(env.name, env.kernelspec, env.placement, "; ".join(fields) or "-")
+    Console().print(table)
+
+
 @config_app.command("show")
 def config_show(config: ConfigOption = None, set_: SetOption = None) -> None:
     """Print the effective configuration as TOML (file, then environment, then --set)."""

@@ -145,16 +145,18 @@ def _check(name: str, rule: Any, value: Any) -> Any:
 
 
 class EnvironmentCatalog:
-    """The configured environments, or one local environment per kernelspec."""
+    """The configured environments, then one local environment per kernelspec.
+
+    A configured environment with a kernelspec's name replaces its local one.
+    """
 
     def __init__(self, settings: Settings, kernelspec_names: Iterable[str]) -> None:
         configured = [_from_settings(e) for e in settings.environments]
-        if not configured:
-            configured = [
-                Environment(name, f"{name} (local)", name, "local", None)
-                for name in sorted(kernelspec_names)
-            ]
         self._by_name = {env.name: env for env in configured}
+        for name in sorted(kernelspec_names):
+            self._by_name.setdefault(
+                name, Environment(name, f"{name} (local)", name, "local", None)
+            )
 
     def all(self) -> list[Environment]:
         return list(self._by_name.values())
