@@ -1,39 +1,42 @@
-"""Kernels: kernelspecs, the registry of running kernels, provisioners."""
+"""Kernels: kernel specs, the registry of running kernels, provisioners.
+
+``KernelRegistry`` starts kernels through jupyter_client (any installed kernel
+spec), tracks their state from iopub, records them on disk so that a later
+server re-adopts them, and culls idle ones.  ``Kernel`` is one of them, as
+the doors (REST, WebSocket, the execution engine) see it.  ``SocketDrain``,
+``DELIM`` and ``split_message`` are for code that relays raw kernel messages.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
-from types import TracebackType
-from typing import Any
+from adrastea.kernels._drain import SocketDrain
+from adrastea.kernels._kernel import Kernel, KernelEvent
+from adrastea.kernels._registry import KernelRegistry
+from adrastea.kernels._specs import KernelSpecCatalog
+from adrastea.kernels._wire import DELIM, split_message
+from adrastea.kernels.types import (
+    CHANNELS,
+    Channel,
+    ExecutionState,
+    KernelId,
+    KernelModel,
+    KernelSpecModel,
+    KernelSpecsModel,
+)
 
-from adrastea.config import KernelSettings
-
-__all__ = ["KernelRegistry"]
-
-
-class KernelRegistry:
-    """PLACEHOLDER: being written."""
-
-    def __init__(self, settings: KernelSettings, state_dir: Path, root: Path) -> None:
-        self.settings = settings
-
-    async def __aenter__(self) -> KernelRegistry:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-    def list(self) -> list[Any]:
-        return []
-
-    def last_activity(self) -> datetime:
-        return datetime.now(UTC)
-
-    def connection_count(self) -> int:
-        return 0
+__all__ = [
+    "CHANNELS",
+    "DELIM",
+    "Channel",
+    "ExecutionState",
+    "Kernel",
+    "KernelEvent",
+    "KernelId",
+    "KernelModel",
+    "KernelRegistry",
+    "KernelSpecCatalog",
+    "KernelSpecModel",
+    "KernelSpecsModel",
+    "SocketDrain",
+    "split_message",
+]

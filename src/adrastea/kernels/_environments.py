@@ -9,12 +9,16 @@ user's choices against it and returns the final values.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from adrastea.config import EnvironmentSettings, OpenField, Settings, SlurmPlacement
+from adrastea.documents import atomic_write
 from adrastea.errors import EnvironmentNotFound, InvalidChoice
 
 __all__ = ["Environment", "EnvironmentCatalog"]
@@ -177,3 +181,33 @@ def _from_settings(env: EnvironmentSettings) -> Environment:
         placement=env.placement,
         slurm=env.slurm if env.placement == "slurm" else None,
     )
+
+
+SPECS_FOLDER = "environment-kernelspecs"
+
+
+def materialize(env: Environment, resolved: Mapping[str, Any], base: Any, state_dir: Path) -> str:
+    """Write a kernelspec for ``env`` with ``resolved`` choices; return its name.
+
+    A Slurm environment becomes an ordinary kernelspec whose
+    ``metadata.kernel_provisioner`` is the Slurm provisioner with the chosen
+    resources, so jupyter_client starts (and a restarted server re-adopts)
+    it like any other kernel.  ``base`` is the environment's jupyter_client
+    ``KernelSpec``.  The specs live in ``state_dir/environment-kernelspecs``,
+    a folder the kernelspec listing leaves out.
+    """
+    if env.placement != "slurm":
+        return env.kernelspec
+    config = env.provisioner_config(resolved)
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
+    name = f"{env.kernelspec}--{env.name}--{digest}"
+    spec = base.to_dict()
+    spec["display_name"] = f"{spec.get('display_name', env.kernelspec)} ({env.display_name})"
+    metadata = dict(spec.get("metadata") or {})
+    metadata["kernel_provisioner"] = {"provisioner_name": "adrastea-slurm", "config": config}
+    metadata["adrastea"] = {"environment": env.name, "choices": dict(resolved)}
+    spec["metadata"] = metadata
+    folder = state_dir / SPECS_FOLDER / name
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / "kernel.json", json.dumps(spec, indent=1).encode())
+    return name

@@ -7,7 +7,7 @@ all output -- the same wiring as Jupyter Server.  Messages cross with no
 re-serialisation in the v1 protocol; client messages are signed with the
 kernel's key on the way in.
 
-Before the client's messages are read, the kernel is "nudged" with
+Before the client's messages are passed on, the kernel is "nudged" with
 kernel_info requests on private sockets until the new iopub subscription has
 delivered a message: otherwise the first output of the client's first request
 could be published before the subscription is live, and be lost.
@@ -15,11 +15,10 @@ could be published before the subscription is live, and be lost.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import zmq.asyncio
@@ -67,6 +66,9 @@ async def serve_kernel_channels(
     bridge = _Bridge(websocket, kernel, protocol)
     try:
         with kernel.attach(session_id) as events:
+            if kernel.stopping.is_set():  # shut down while we were accepting
+                await websocket.close(1000, "kernel shut down")
+                return
             await bridge.run(events, nudge_timeout)
     finally:
         bridge.close()
@@ -83,7 +85,9 @@ class _Bridge:
             for channel in CHANNELS
         }
         self.iopub_seen = anyio.Event()
-        self.iopub_live = False
+        self.iopub_live = False  # forward iopub (the nudge is over)
+        self.relaying = False  # pass client messages on (held ones are sent)
+        self.held: list[tuple[Channel, list[bytes | memoryview]]] = []
 
     def close(self) -> None:
         for sock in self.sockets.values():
@@ -102,21 +106,29 @@ class _Bridge:
 
                 spawn(self._forward, drain)
                 spawn(self._follow_kernel, events)
+                # Read the client from the start (to notice it leaving), but
+                # hold its messages until the nudge is over.
+                spawn(self._receive, drain)
                 await self._nudge(nudge_timeout)
                 self.iopub_live = True
-                await self._until_gone(cancel, self._receive, drain)
+                while self.held:
+                    channel, frames = self.held.pop(0)
+                    await drain.send(channel, frames)
+                self.relaying = True
         finally:
             drain.close()
 
-    @staticmethod
     async def _until_gone(
+        self,
         cancel: Callable[[], None],
         func: Callable[..., Coroutine[Any, Any, None]],
         *args: Any,
     ) -> None:
         # Whichever side ends first ends the whole bridge.
-        with contextlib.suppress(*_GONE):
+        try:
             await func(*args)
+        except _GONE as exc:
+            log.debug("kernel %s: connection ended: %r", self.kernel.id, exc)
         cancel()
 
     async def _receive(self, drain: SocketDrain[Channel]) -> None:
@@ -132,11 +144,16 @@ class _Bridge:
             if parsed is None:
                 log.warning("kernel %s: dropping a malformed client message", self.kernel.id)
                 continue
-            channel, parts = parsed
-            if channel not in _CLIENT_CHANNELS:
-                log.warning("kernel %s: no such channel %r", self.kernel.id, channel)
+            name, parts = parsed
+            if name not in _CLIENT_CHANNELS:
+                log.warning("kernel %s: no such channel %r", self.kernel.id, name)
                 continue
-            await drain.send(channel, [DELIM, sign(parts[:4]), *parts])  # type: ignore[arg-type]
+            channel = cast(Channel, name)
+            frames: list[bytes | memoryview] = [DELIM, sign(parts[:4]), *parts]
+            if self.relaying:
+                await drain.send(channel, frames)
+            else:
+                self.held.append((channel, frames))
 
     async def _forward(self, drain: SocketDrain[Channel]) -> None:
         """Kernel -> client, all channels; iopub is dropped until the nudge is over."""
@@ -154,9 +171,10 @@ class _Bridge:
                     await send(to_client(names[channel], parts, start))
 
     async def _nudge(self, within: float) -> None:
-        if self.kernel.execution_state == "busy":
+        if self.kernel.execution_state in ("busy", "dead"):
             # Requests queue behind the running cell; a busy kernel publishes
-            # anyway (Jupyter Server does not nudge busy kernels either).
+            # anyway (Jupyter Server does not nudge busy kernels either).  A
+            # dead one will not answer.
             return
         if not await self.kernel.until_ready(within, self.iopub_seen):
             log.warning("kernel %s did not answer within %ss", self.kernel.id, within)

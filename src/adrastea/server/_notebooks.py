@@ -32,11 +32,11 @@ from anyio.abc import TaskGroup
 from adrastea.config import Settings
 from adrastea.contents import ContentsManager
 from adrastea.documents import LiveNotebook, atomic_write, document_dir, ymeta
-from adrastea.errors import BadRequest, Conflict, KernelError, KernelNotFound
+from adrastea.errors import AdrasteaError, BadRequest, Conflict, KernelError, KernelNotFound
 from adrastea.execution import CellResult, NotebookEngine
 from adrastea.execution._document_sink import DocumentSink
 from adrastea.kernels import KernelRegistry
-from adrastea.kernels._environments import Environment, EnvironmentCatalog
+from adrastea.kernels._environments import Environment, EnvironmentCatalog, materialize
 from adrastea.server._yroom import YRoom
 
 log = logging.getLogger(__name__)
@@ -231,12 +231,65 @@ class NotebookService:
             return nb.engine
         if nb.kernel_id is None:
             env, resolved = self._environment_for(nb)
-            kernel = await self.kernels.start(env.kernelspec, path=nb.path)
-            nb.kernel_id = kernel.id
-            nb.environment = {"name": env.name, "choices": resolved}
+            await self._start_kernel(nb, env, resolved)
         await self._start_engine(nb)
         assert nb.engine is not None
         return nb.engine
+
+    async def _start_kernel(
+        self, nb: OpenNotebook, env: Environment, resolved: dict[str, Any]
+    ) -> None:
+        base = await self.kernels.specs.load(env.kernelspec)
+        name = await anyio.to_thread.run_sync(materialize, env, resolved, base, self.state_dir)
+        kernel = await self.kernels.start(name, path=nb.path)
+        nb.kernel_id = kernel.id
+        nb.environment = {"name": env.name, "choices": resolved}
+        if env.placement == "slurm":
+            self._task_group.start_soon(self._watch_walltime, nb, kernel.id)
+
+    async def set_environment(
+        self, path: str, environment: str, choices: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Move the notebook's kernel to ``environment`` ("Restart in …").
+
+        The choices are checked first (``InvalidChoice`` names the field);
+        then the old kernel is shut down and a new one started in the new
+        place.  The notebook remembers the environment in its metadata.
+        """
+        env = self.environments.get(environment)
+        resolved = env.resolve(choices)
+        nb = await self.open(path)
+        async with nb.lock:
+            await self._stop_engine(nb)
+            if nb.kernel_id is not None:
+                with contextlib.suppress(KernelNotFound):
+                    await self.kernels.shutdown(nb.kernel_id)
+                nb.kernel_id = None
+            _remember_environment(nb.live, env.name, dict(choices))
+            await self._start_kernel(nb, env, resolved)
+            await self._start_engine(nb)
+        return await self.status(path)
+
+    async def _watch_walltime(self, nb: OpenNotebook, kernel_id: str) -> None:
+        """Warn the notebook's clients before its Slurm job's time runs out, and save."""
+        thresholds = sorted(self.settings.slurm.walltime_warnings, reverse=True)
+        warned: set[int] = set()
+        while nb.kernel_id == kernel_id and nb.path in self._open:
+            info = await _job_info(self.kernels, kernel_id)
+            if info is not None and info.time_left is not None:
+                left = info.time_left.total_seconds()
+                due = [t for t in thresholds if left <= t and t not in warned]
+                if due:
+                    warned.update(due)
+                    minutes = max(1, round(left / 60))
+                    _post_warning(
+                        nb.live,
+                        f"The Slurm job {info.job_id} of this kernel ends in about "
+                        f"{minutes} min (walltime); save your work.",
+                    )
+                    with contextlib.suppress(AdrasteaError):
+                        await nb.live.save()
+            await anyio.sleep(self.settings.slurm.poll_interval * 5)
 
     async def _start_engine(self, nb: OpenNotebook) -> None:
         assert nb.kernel_id is not None
@@ -338,7 +391,9 @@ class NotebookService:
                 kernel = {"id": nb.kernel_id, "execution_state": "dead"}
         engine = nb.engine.status() if nb.engine is not None else None
         conflict = nb.live.conflict
+        job = await _job_info(self.kernels, nb.kernel_id) if nb.kernel_id else None
         return {
+            "job": _job_model(job),
             "path": nb.path,
             "session_id": nb.live.session_id,
             "kernel": kernel,
@@ -405,3 +460,53 @@ class NotebookService:
                 assert nb.engine is not None
                 nb.engine.resume(running["cell_id"], running["msg_id"], queue)
             log.info("re-attached kernel %s to %s", kernel_id, api)
+
+
+async def _job_info(kernels: KernelRegistry, kernel_id: str) -> Any:
+    """Slurm's view of the kernel's job, or None for a kernel not in Slurm."""
+    try:
+        provisioner = kernels.get(kernel_id).manager.provisioner
+    except KernelNotFound:
+        return None
+    job_info = getattr(provisioner, "job_info", None)
+    if job_info is None:
+        return None
+    with contextlib.suppress(AdrasteaError):
+        return await job_info()
+    return None
+
+
+def _job_model(info: Any) -> dict[str, Any] | None:
+    if info is None:
+        return None
+
+    def seconds(value: Any) -> float | None:
+        return value.total_seconds() if value is not None else None
+
+    return {
+        "job_id": str(info.job_id),
+        "state": info.state.value,
+        "reason": info.reason,
+        "node": info.nodes,
+        "elapsed": seconds(info.elapsed),
+        "time_left": seconds(info.time_left),
+        "time_limit": seconds(info.time_limit),
+    }
+
+
+def _notebook_metadata(live: LiveNotebook) -> Any:
+    return ymeta(live.notebook).get("metadata")
+
+
+def _remember_environment(live: LiveNotebook, name: str, choices: dict[str, Any]) -> None:
+    metadata = _notebook_metadata(live)
+    current = metadata.get("adrastea") if metadata is not None else None
+    section = dict(current) if isinstance(current, dict) else {}
+    section["environment"] = {"name": name, "choices": choices}
+    if metadata is not None:
+        metadata["adrastea"] = section
+
+
+def _post_warning(live: LiveNotebook, text: str) -> None:
+    """A notice every connected client shows (the document's transient state)."""
+    live.notebook.ystate["warning"] = {"text": text, "at": datetime.now(UTC).isoformat()}

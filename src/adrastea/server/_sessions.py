@@ -89,6 +89,7 @@ class SessionManager:
         kernel_id: str | None = None,
     ) -> SessionModel:
         """A new session on an existing kernel (``kernel_id``) or a new one."""
+        _check_text(path=path, name=name, type=type)
         session_id = str(uuid.uuid4())
         if kernel_id is None or kernel_id not in self.kernels:
             kernel_id = await self._start_kernel(path, name, kernel_name, kernel_id)
@@ -113,6 +114,7 @@ class SessionManager:
         down, as Jupyter Server does.
         """
         session = self._find(session_id)
+        _check_text(path=path, name=name, type=type)
         if kernel_id is not None and kernel_id not in self.kernels:
             raise BadRequest(f"no kernel with id {kernel_id!r}")
         new_path = path if path is not None else session.path
@@ -181,3 +183,10 @@ class SessionManager:
                 else None
             ),
         )
+
+
+def _check_text(**fields: str | None) -> None:
+    # A NUL cannot reach a kernel's environment (JPY_SESSION_NAME) or a path.
+    for field, value in fields.items():
+        if value is not None and "\0" in value:
+            raise BadRequest(f"{field}: contains a NUL character")

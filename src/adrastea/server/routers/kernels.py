@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Response, WebSocket
@@ -18,6 +18,8 @@ from adrastea.server.problems import problem_response, ws_close_code
 router = APIRouter(tags=["kernels"])
 
 Kernels = Annotated[KernelRegistry, Depends(get_kernels)]
+
+_KERNEL_ENV = re.compile(r"KERNEL_[A-Za-z0-9_]*")
 
 
 class KernelStartRequest(BaseModel):
@@ -51,12 +53,13 @@ async def start_kernel(
 ) -> KernelModel:
     """Start a kernel; returns once launched (``execution_state`` is ``starting``)."""
     request = body or KernelStartRequest()
-    if request.kernel_id is not None:
-        try:
-            uuid.UUID(request.kernel_id)
-        except ValueError:
-            raise BadRequest(f"kernel_id is not a UUID: {request.kernel_id!r}") from None
-    env = {k: v for k, v in (request.env or {}).items() if k.startswith("KERNEL_")}
+    env = {}
+    for key, value in (request.env or {}).items():
+        if not _KERNEL_ENV.fullmatch(key):
+            continue  # like a kernel gateway: only KERNEL_* variables pass
+        if "\0" in value:
+            raise BadRequest(f"env.{key}: contains a NUL character")
+        env[key] = value
     kernel = await kernels.start(
         request.name, path=request.path, env=env, kernel_id=request.kernel_id
     )

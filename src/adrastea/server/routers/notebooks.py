@@ -87,6 +87,14 @@ async def shutdown_kernel(path: str, notebooks: Notebooks) -> Response:
     return Response(status_code=204)
 
 
+@router.put("/api/notebooks/{path:path}/environment")
+async def set_environment(
+    path: str, body: EnvironmentChoice, notebooks: Notebooks
+) -> dict[str, Any]:
+    """Restart the notebook's kernel in another environment (local or Slurm)."""
+    return await notebooks.set_environment(path, body.environment, body.choices)
+
+
 @router.get("/api/notebooks/{path:path}/status")
 async def status(path: str, notebooks: Notebooks) -> dict[str, Any]:
     """Kernel state, environment, queue, running cell, last error, pending input."""

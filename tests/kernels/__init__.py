@@ -1,0 +1,1 @@
+"""Test helpers for kernels: a kernel WebSocket client speaking both protocols."""
