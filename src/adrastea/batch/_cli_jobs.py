@@ -9,7 +9,15 @@ from typing import Any
 import anyio
 import click
 
-from adrastea.batch._jobs import JobRecord, job_states, job_summary, load_job, load_jobs, read_logs
+from adrastea.batch._jobs import (
+    JobRecord,
+    JobStatus,
+    job_states,
+    job_summary,
+    load_job,
+    load_jobs,
+    read_logs,
+)
 from adrastea.errors import AdrasteaError
 
 
@@ -29,6 +37,11 @@ def _fail(exc: AdrasteaError) -> None:
 @click.option("--env", "environment", required=True, help="A Slurm environment.")
 @click.option("--sbatch-arg", "sbatch_args", multiple=True, help="Extra sbatch argument.")
 @click.option("--timeout", type=float, help="Seconds one cell may run.")
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="TOML config file defining the environment (default: ./adrastea.toml, then the user's).",
+)
 def submit_command(notebook: Path, **options: Any) -> None:
     from adrastea.batch._cli_run import default_output, prepare
     from adrastea.batch._run import check_writable
@@ -57,6 +70,7 @@ def submit_command(notebook: Path, **options: Any) -> None:
             run_args,
             environment=options["environment"],
             sbatch_args=list(options["sbatch_args"]),
+            config=options["config"],
         )
     except AdrasteaError as exc:
         _fail(exc)
@@ -67,8 +81,20 @@ def submit_command(notebook: Path, **options: Any) -> None:
     click.echo(f"output: {record.output}", err=True)
 
 
-def _state(records: list[JobRecord]) -> dict[str, Any]:
-    return anyio.run(job_states, records)
+def _state(records: list[JobRecord]) -> dict[str, JobStatus]:
+    try:
+        return anyio.run(job_states, records)
+    except AdrasteaError as exc:
+        _fail(exc)
+        return {}
+
+
+def _progress(summary: dict[str, Any]) -> str:
+    if summary["kind"] == "sweep":
+        done, total = summary.get("tasks_done"), summary.get("tasks_total")
+    else:
+        done, total = summary.get("cells_done"), summary.get("cells_total")
+    return f"{done}/{total}" if total is not None else "-"
 
 
 @click.group("jobs", invoke_without_command=True, help="List and manage notebook jobs.")
@@ -77,16 +103,17 @@ def jobs_command(ctx: click.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     records = load_jobs()
-    states = _state(records) if records else {}
     if not records:
         click.echo("no notebook jobs")
         return
-    click.echo(f"{'JOB':>10}  {'STATE':<11} {'PROGRESS':<9} NOTEBOOK")
+    states = _state(records)
+    click.echo(f"{'JOB':>10}  {'KIND':<5} {'STATE':<11} {'PROGRESS':<9} NOTEBOOK")
     for record in records:
         summary = job_summary(record, states.get(record.job_id))
-        done = summary.get("cells_done")
-        shown = f"{done}/{summary.get('cells_total')}" if done is not None else "-"
-        click.echo(f"{record.job_id:>10}  {summary['state']:<11} {shown:<9} {record.notebook}")
+        click.echo(
+            f"{record.job_id:>10}  {record.kind:<5} {summary['state']:<11} "
+            f"{_progress(summary):<9} {record.notebook}"
+        )
 
 
 @jobs_command.command("show", help="Everything about one job.")

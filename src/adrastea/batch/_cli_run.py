@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -116,7 +117,7 @@ def run_command(
     start_at: str | None,
     stop_after: str | None,
 ) -> int:
-    """Run the command; returns the process exit code (0 ok, 1 cell error)."""
+    """Run the command; returns the process exit code (0 ok, 1 cell error, 143 SIGTERM)."""
     rerun: list[str] = []
     warnings: list[str] = []
     if resume is not None:
@@ -147,12 +148,20 @@ def run_command(
                 cell_timeout=cell_timeout,
                 on_progress=display.update,
                 rerun=rerun,
+                stop_on_sigterm=True,
             )
 
     outcome = anyio.run(main)
     if outcome.status == "completed":
         print(f"{output}: {outcome.cells_run} cells run", file=sys.stderr)
         return 0
+    if outcome.terminated:
+        where = f"in cell {outcome.failed_cell}" if outcome.failed_cell else "before any cell"
+        print(
+            f"stopped {where}: {outcome.ename}: {outcome.evalue} (output saved to {output})",
+            file=sys.stderr,
+        )
+        return 128 + signal.SIGTERM
     print(
         f"error: cell {outcome.failed_cell}: {outcome.ename}: {outcome.evalue}"
         f" (output saved to {output})",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 import click
@@ -19,6 +19,9 @@ class _SweepGroup(click.Group):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["start", *args]
         return super().parse_args(ctx, args)
+
+
+_CONFIG = click.Path(path_type=Path, dir_okay=False)
 
 
 def _fail(exc: AdrasteaError) -> None:
@@ -60,6 +63,7 @@ def sweep_command() -> None:
 @click.option("--max-parallel", default=4, show_default=True, help="Tasks running at once.")
 @click.option("--wait", is_flag=True, help="With --env: wait until every task ended.")
 @click.option("-k", "--kernel", help="Kernel name (default: the notebook's).")
+@click.option("--config", type=_CONFIG, help="TOML config file defining the environment.")
 def start(notebook: Path, **options: Any) -> None:  # fmt: skip
     from adrastea.batch._grid import build_grid
     from adrastea.batch._manifest import SweepManifest
@@ -74,6 +78,10 @@ def start(notebook: Path, **options: Any) -> None:  # fmt: skip
             update={"environment": options["environment"], "parameters": base}
         )
         prepare_task(notebook, {**base, **manifest.tasks[0].params})  # fail fast on bad input
+        if options["environment"]:
+            from adrastea.batch._submit import slurm_environment
+
+            slurm_environment(options["environment"], options["config"])
         out: Path = options["out"]
         check_out_dir(out)
         manifest.save(out)
@@ -85,22 +93,29 @@ def start(notebook: Path, **options: Any) -> None:  # fmt: skip
 
 
 def _launch(manifest: Any, out: Path, indices: list[int], options: dict[str, Any]) -> None:
+    """Run ``indices`` locally, or submit them as one job array (and maybe wait)."""
     from adrastea.batch._sweep import run_local
 
     if manifest.environment:
-        from adrastea.batch._submit import submit_array
+        from adrastea.batch._submit import submit_array, wait_for_job
 
         try:
-            job_id = submit_array(manifest, out, indices, max_parallel=options["max_parallel"])
+            job_id = submit_array(
+                manifest,
+                out,
+                indices,
+                max_parallel=options["max_parallel"],
+                config=options.get("config"),
+            )
+            click.echo(job_id)
+            if not options.get("wait"):
+                return
+            anyio.run(wait_for_job, job_id)
+            final = _refreshed(out)
         except AdrasteaError as exc:
             _fail(exc)
             return
-        click.echo(job_id)
-        if options.get("wait"):
-            from adrastea.batch._submit import wait_for_job
-
-            anyio.run(wait_for_job, job_id)
-        return
+        _summary([final.tasks[i] for i in indices], details=True)
     notebook = Path(manifest.notebook)
     final = anyio.run(
         lambda: run_local(
@@ -113,9 +128,27 @@ def _launch(manifest: Any, out: Path, indices: list[int], options: dict[str, Any
             report=_say,
         )
     )
-    failed = [t for t in final.tasks if t.state == "failed"]
-    _say(f"{len(final.tasks) - len(failed)} done, {len(failed)} failed")
-    sys.exit(1 if failed else 0)
+    _summary(list(final.tasks), details=False)
+
+
+def _refreshed(out: Path) -> Any:
+    from adrastea.batch._manifest import SweepManifest
+    from adrastea.batch._sweep import refresh
+
+    manifest = refresh(SweepManifest.load(out), out)
+    manifest.save(out)
+    return manifest
+
+
+def _summary(tasks: list[Any], *, details: bool) -> NoReturn:
+    """Print how the tasks ended and exit: 1 if any did not finish well."""
+    from adrastea.batch._manifest import TaskState
+
+    bad = [t for t in tasks if t.state is not TaskState.DONE]
+    for task in bad if details else ():
+        _say(f"task {task.index}: {task.state}" + (f": {task.error}" if task.error else ""))
+    _say(f"{len(tasks) - len(bad)} done, {len(bad)} failed")
+    sys.exit(1 if bad else 0)
 
 
 @sweep_command.command("collect", help="Gather parameters and recorded results into tables.")
@@ -143,12 +176,18 @@ def collect_command(out: Path) -> None:
 @sweep_command.command("resume", help="Rerun only the tasks that failed or never finished.")
 @click.argument("out", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--max-parallel", default=4, show_default=True, help="Tasks running at once.")
-def resume_command(out: Path, max_parallel: int) -> None:
+@click.option("--wait", is_flag=True, help="In Slurm: wait until every rerun task ended.")
+@click.option("-k", "--kernel", help="Kernel name for local tasks (default: the notebook's).")
+@click.option("--config", type=_CONFIG, help="TOML config file defining the environment.")
+def resume_command(out: Path, **options: Any) -> None:
     from adrastea.batch._manifest import SweepManifest
     from adrastea.batch._sweep import refresh, to_rerun
 
     try:
-        manifest = refresh(SweepManifest.load(out), out)
+        manifest = SweepManifest.load(out)
+        if manifest.environment and manifest.job_id:
+            _refuse_while_active(manifest.job_id)
+        manifest = refresh(manifest, out)
         manifest.save(out)
     except AdrasteaError as exc:
         _fail(exc)
@@ -158,13 +197,26 @@ def resume_command(out: Path, max_parallel: int) -> None:
         _say("every task is done; nothing to resume")
         return
     _say(f"rerunning tasks {', '.join(map(str, indices))}")
-    _launch(manifest, out, indices, {"max_parallel": max_parallel})
+    _launch(manifest, out, indices, options)
+
+
+def _refuse_while_active(job_id: str) -> None:
+    """Refuse to rerun tasks that the sweep's job array may still be running."""
+    from adrastea.batch._run import RunError
+    from adrastea.batch._submit import job_active
+
+    if anyio.run(job_active, job_id):
+        raise RunError(
+            f"job {job_id} of this sweep is still running; wait for it, or stop it "
+            f"with `adrastea jobs cancel {job_id}`"
+        )
 
 
 @sweep_command.command("task", hidden=True, help="Run one task (used inside a job array).")
 @click.argument("out", type=click.Path(path_type=Path, file_okay=False))
 @click.argument("index", type=int, required=False)
-def task_command(out: Path, index: int | None) -> None:
+@click.option("-k", "--kernel", help="Kernel name (default: the notebook's).")
+def task_command(out: Path, index: int | None, kernel: str | None) -> None:
     import os
 
     from adrastea.batch._manifest import SweepManifest
@@ -181,7 +233,12 @@ def task_command(out: Path, index: int | None) -> None:
         nb = prepare_task(notebook, {**manifest.parameters, **task.params})
         outcome = anyio.run(
             lambda: execute_notebook(
-                nb, out / task.output, cells=select_cells(nb, None, None), cwd=notebook.parent
+                nb,
+                out / task.output,
+                cells=select_cells(nb, None, None),
+                kernel_name=kernel,
+                cwd=notebook.parent,
+                stop_on_sigterm=True,
             )
         )
     except AdrasteaError as exc:

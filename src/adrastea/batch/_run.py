@@ -3,13 +3,17 @@
 The same ``NotebookEngine`` as the server runs the cells; the sink is a plain
 notebook saved atomically after every cell, so a run killed by walltime
 leaves a valid notebook holding every cell that finished, and ``resume``
-can pick it up.
+can pick it up.  Where the caller asks (``adrastea run``, a sweep's task),
+SIGTERM, which Slurm sends at the time limit and on ``scancel`` ``KillWait``
+seconds before SIGKILL, stops the run and saves it as ``timeout`` or
+``cancelled`` first.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,14 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from anyio.abc import TaskStatus
 
 from adrastea.batch._sink import NotebookFileSink, dump_notebook, write_atomically
-from adrastea.errors import BadRequest, InvalidNotebook
+from adrastea.errors import AdrasteaError, BadRequest, InvalidNotebook
 from adrastea.execution import CellResult, ManagerConnection, NotebookEngine
 
 #: Metadata key under ``metadata.adrastea`` that records a run.
 RUN_KEY = "run"
 BANNER_TAG = "adrastea-error"
+#: Seconds a SIGTERM'd run spends asking Slurm why, within Slurm's KillWait.
+STOP_QUERY_TIMEOUT = 2.0
 
 ProgressCallback = Callable[["RunProgress"], None]
 
@@ -51,13 +58,26 @@ class RunProgress:
 class RunOutcome:
     """How a run ended.  ``failed_cell`` is the 1-based cell number of the error."""
 
-    status: str  # "completed" | "failed" | "timeout"
+    status: str  # "completed" | "failed" | "timeout" | "cancelled"
     output: Path
     cells_run: int
     failed_cell: int | None = None
     ename: str = ""
     evalue: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: Stopped by SIGTERM (Slurm's time limit, scancel), not by the notebook.
+    terminated: bool = False
+
+
+@dataclass
+class _Stop:
+    """A SIGTERM that stopped the run, and (once ``decided``) why it came."""
+
+    requested: bool = False
+    status: str = "cancelled"
+    ename: str = "Terminated"
+    evalue: str = "the run got SIGTERM"
+    decided: anyio.Event = field(default_factory=anyio.Event)
 
 
 def read_notebook(path: Path) -> dict[str, Any]:
@@ -107,11 +127,19 @@ def _remove_banner(nb: dict[str, Any]) -> None:
     ]
 
 
-def _add_banner(nb: dict[str, Any], number: int, ename: str, evalue: str) -> None:
-    text = (
-        f"**Adrastea: this run stopped with an error in cell {number}** "
-        f"(`{ename}: {evalue}`). Fix it and continue with `adrastea run --resume`."
-    )
+def _add_banner(
+    nb: dict[str, Any], number: int, ename: str, evalue: str, *, terminated: bool = False
+) -> None:
+    if terminated:
+        text = (
+            f"**Adrastea: this run was stopped in cell {number}** "
+            f"(`{ename}: {evalue}`). Continue it with `adrastea run --resume`."
+        )
+    else:
+        text = (
+            f"**Adrastea: this run stopped with an error in cell {number}** "
+            f"(`{ename}: {evalue}`). Fix it and continue with `adrastea run --resume`."
+        )
     nb["cells"].insert(
         0,
         {
@@ -154,12 +182,18 @@ async def execute_notebook(
     cell_timeout: float | None = None,
     on_progress: ProgressCallback | None = None,
     rerun: list[str] | None = None,
+    stop_on_sigterm: bool = False,
 ) -> RunOutcome:
     """Run ``cells`` of ``nb`` on a fresh local kernel, saving ``output`` after each.
 
     ``rerun`` cells are executed first to rebuild kernel state (resume): their
     earlier outputs are kept unless the new ones differ.  Stops at the first
     error; the saved notebook then carries an error banner at the top.
+
+    With ``stop_on_sigterm`` (only for one run per process: it owns the
+    process's SIGTERM handler while it runs), SIGTERM stops the run: the
+    notebook is saved as ``timeout`` when Slurm says the job reached its time
+    limit, else ``cancelled``, with the running cell's partial output.
     """
     from jupyter_client.manager import AsyncKernelManager
 
@@ -199,38 +233,63 @@ async def execute_notebook(
     except Exception as exc:
         raise RunError(f"cannot start kernel {name!r}: {exc}") from exc
     outcome = RunOutcome(status="completed", output=output, cells_run=0)
+    stop = _Stop()
+    current: str | None = None
     try:
         kernel = ManagerConnection(manager)
         engine = NotebookEngine(kernel, sink, stdin_timeout=None, on_cell_done=cell_done)
-        async with anyio.create_task_group() as tg:
-            await tg.start(engine.serve)
-            for cell_id in rerun:
-                previous[cell_id] = sink._cells[cell_id]["outputs"]
-            for cell_id in [*rerun, *cells]:
-                progress(cell_id, "running")
-                engine.enqueue([cell_id])
-                with anyio.move_on_after(cell_timeout) as scope:
-                    await engine.wait_idle()
-                status = engine.status()
-                if scope.cancelled_caught:
-                    await engine.interrupt()
-                    with anyio.move_on_after(10):
-                        await engine.wait_idle()
-                    outcome = _failed(
-                        output, nb, cell_id, "CellTimeoutError",
-                        f"cell ran longer than {cell_timeout:g} s",
-                    )  # fmt: skip
-                    outcome.status = "timeout"
-                    break
-                if status.last_error and status.last_error["cell_id"] == cell_id:
-                    err = status.last_error
-                    outcome = _failed(output, nb, cell_id, err["ename"], err["evalue"])
-                    break
-            tg.cancel_scope.cancel()
+        async with anyio.create_task_group() as guard:
+            run_scope = anyio.CancelScope()
+            if stop_on_sigterm:
+                await guard.start(_watch_sigterm, stop, run_scope)
+            with run_scope:
+                async with anyio.create_task_group() as tg:
+                    await tg.start(engine.serve)
+                    for cell_id in rerun:
+                        previous[cell_id] = sink._cells[cell_id]["outputs"]
+                    for cell_id in [*rerun, *cells]:
+                        current = cell_id
+                        progress(cell_id, "running")
+                        engine.enqueue([cell_id])
+                        with anyio.move_on_after(cell_timeout) as scope:
+                            await engine.wait_idle()
+                        status = engine.status()
+                        if scope.cancelled_caught:
+                            await engine.interrupt()
+                            with anyio.move_on_after(10):
+                                await engine.wait_idle()
+                            outcome = _failed(
+                                output, nb, cell_id, "CellTimeoutError",
+                                f"cell ran longer than {cell_timeout:g} s",
+                            )  # fmt: skip
+                            outcome.status = "timeout"
+                            break
+                        if status.last_error and status.last_error["cell_id"] == cell_id:
+                            err = status.last_error
+                            outcome = _failed(output, nb, cell_id, err["ename"], err["evalue"])
+                            break
+                    else:
+                        current = None
+                    tg.cancel_scope.cancel()
+            if stop.requested:
+                with anyio.move_on_after(STOP_QUERY_TIMEOUT + 0.5):
+                    await stop.decided.wait()
+                outcome = RunOutcome(stop.status, output, 0, ename=stop.ename, evalue=stop.evalue)
+                outcome.terminated = True
+                if current is not None:
+                    outcome.failed_cell = numbers[current]
+            guard.cancel_scope.cancel()
+        # Save before the kernel goes: after a SIGTERM, SIGKILL follows within seconds.
+        outcome.cells_run = done
+        _finish(nb, output, meta, outcome)
     finally:
         with contextlib.suppress(Exception):
             await manager.shutdown_kernel(now=True)
-    outcome.cells_run = done
+    return outcome
+
+
+def _finish(nb: dict[str, Any], output: Path, meta: dict[str, Any], outcome: RunOutcome) -> None:
+    """Record how the run ended in ``nb`` and save it."""
     meta["status"] = outcome.status
     meta["end_time"] = _now()
     if outcome.failed_cell is not None:
@@ -239,9 +298,50 @@ async def execute_notebook(
             "ename": outcome.ename,
             "evalue": outcome.evalue,
         }
-        _add_banner(nb, outcome.failed_cell, outcome.ename, outcome.evalue)
+        _add_banner(
+            nb, outcome.failed_cell, outcome.ename, outcome.evalue, terminated=outcome.terminated
+        )
+    elif outcome.terminated:
+        meta["error"] = {"cell": None, "ename": outcome.ename, "evalue": outcome.evalue}
     write_atomically(output, dump_notebook(nb))
-    return outcome
+
+
+async def _watch_sigterm(
+    stop: _Stop, run: anyio.CancelScope, *, task_status: TaskStatus[None]
+) -> None:
+    """On SIGTERM, cancel ``run`` at once, then find out why the signal came.
+
+    Keeps the handler installed until cancelled, so a second SIGTERM cannot
+    kill the process while it saves.
+    """
+    with anyio.open_signal_receiver(signal.SIGTERM) as signals:
+        task_status.started()
+        async for _ in signals:
+            if stop.requested:
+                continue
+            stop.requested = True
+            run.cancel()
+            stop.status, stop.ename, stop.evalue = await _why_terminated()
+            stop.decided.set()
+
+
+async def _why_terminated() -> tuple[str, str, str]:
+    """(status, ename, evalue) for a SIGTERM: Slurm's time limit, a cancel, or neither.
+
+    At the time limit squeue still lists the job, as COMPLETING with reason
+    ``TimeLimit`` and its time used past its limit (measured, Slurm 22.05).
+    """
+    job_id = os.environ.get("SLURM_JOB_ID")
+    if not job_id:
+        return "cancelled", "Terminated", "the run got SIGTERM"
+    from adrastea.slurm import JobId, squeue
+
+    with anyio.move_on_after(STOP_QUERY_TIMEOUT), contextlib.suppress(AdrasteaError):
+        for info in (await squeue([JobId(job_id)])).values():
+            used, limit = info.elapsed, info.time_limit
+            if info.reason == "TimeLimit" or (used and limit and used >= limit):
+                return "timeout", "JobTimeout", f"Slurm job {job_id} reached its time limit"
+    return "cancelled", "JobCancelled", f"Slurm job {job_id} was cancelled"
 
 
 def _failed(output: Path, nb: dict[str, Any], cell_id: str, ename: str, evalue: str) -> RunOutcome:

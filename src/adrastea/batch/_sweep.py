@@ -45,7 +45,7 @@ def task_state(path: Path) -> tuple[TaskState, str | None]:
     status = run.get("status")
     if status == "completed":
         return TaskState.DONE, None
-    if status in ("failed", "timeout"):
+    if status in ("failed", "timeout", "cancelled"):
         error = run.get("error") or {}
         return TaskState.FAILED, f"{error.get('ename', 'Error')}: {error.get('evalue', '')}"
     if status == "running":
@@ -90,7 +90,7 @@ async def run_local(
         async with limiter:
             await update(index, TaskState.RUNNING, None)
             try:
-                nb = prepare_task(notebook, task.params)
+                nb = prepare_task(notebook, {**manifest.parameters, **task.params})
                 outcome = await execute_notebook(
                     nb,
                     out / task.output,

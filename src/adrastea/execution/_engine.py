@@ -226,6 +226,7 @@ class NotebookEngine:
         if self._runner is None:
             await self.kernel.wait_ready()
             self._client = self.kernel.client()
+            await _until_subscribed(self._client)
             self._runner = CellRunner(
                 self._client,
                 self.sink,
@@ -252,3 +253,21 @@ class NotebookEngine:
             return self._prompt.value
         finally:
             self._prompt = None
+
+
+async def _until_subscribed(client: Any, attempts: int = 30) -> None:
+    """Wait until the client's iopub subscription delivers messages.
+
+    A zmq SUB socket misses what is published before its subscription has
+    reached the kernel ("slow joiner"), so a first cell's output could be
+    lost.  A kernel_info request makes the kernel publish busy/idle status
+    with that request as parent: seeing it proves the subscription is live.
+    (Its shell reply is ignored later: the runner matches replies by id.)
+    """
+    for _ in range(attempts):
+        msg_id = client.kernel_info()
+        with anyio.move_on_after(1.0):
+            while True:
+                msg = await client.get_iopub_msg()
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    return
