@@ -176,7 +176,7 @@ async def test_invalid_cell_is_named_in_the_detail(client: httpx.AsyncClient, he
         f"/api/contents/{here.name}/nb.ipynb", json={"type": "notebook", "content": content}
     )
     detail = problem(response, 400, "invalid-notebook")["detail"]
-    assert "cells/1" in detail and "outputs" in detail
+    assert "cells[1]" in detail and "outputs" in detail
     assert not (here / "nb.ipynb").exists()
 
 

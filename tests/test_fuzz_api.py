@@ -17,8 +17,7 @@ def test_openapi_fuzzing_finds_no_server_errors(fresh_server: ServerProcess) -> 
     if st is None:
         pytest.fail("schemathesis is a test dependency; install '.[test]'")
     (fresh_server.root / "notes.txt").write_text("hello\n")
-    result = subprocess.run(
-        [
+    command = [
             st, "run", f"{fresh_server.url}/openapi.json",
             "-H", f"Authorization: token {fresh_server.token}",
             "--checks", "not_a_server_error",
@@ -28,7 +27,9 @@ def test_openapi_fuzzing_finds_no_server_errors(fresh_server: ServerProcess) -> 
             "--max-time", "90",
             "--request-timeout", "30",
             "--no-color",
-        ],  # fmt: skip
+    ]  # fmt: skip
+    result = subprocess.run(
+        command,
         capture_output=True,
         text=True,
         timeout=400,

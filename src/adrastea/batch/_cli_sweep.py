@@ -244,4 +244,6 @@ def task_command(out: Path, index: int | None, kernel: str | None) -> None:
     except AdrasteaError as exc:
         _fail(exc)
         return
+    ending = f": {outcome.ename}: {outcome.evalue}" if outcome.ename else ""
+    _say(f"task {index} ({task.output}): {outcome.status}{ending}")
     sys.exit(0 if outcome.status == "completed" else 1)

@@ -1,23 +1,27 @@
-"""Notebook files: check, serialise and read ``.ipynb`` with nbformat.
+"""Notebook files: check, serialise and read ``.ipynb`` (nbformat's rules, fast).
 
 Saving is strict: content that is not JSON, not nbformat 4, or fails schema
-validation is refused with ``InvalidNotebook`` before anything is written.
-Reading is lenient, as in Jupyter Server: a notebook that parses but does not
-validate is still served, with the validation problem in the model's
-``message``.  Serialisation is nbformat's own (sorted keys, indent 1, split
-lines, transient fields stripped), so files stay byte-compatible with Jupyter.
+validation is refused with ``InvalidNotebook`` before anything is written
+(missing or duplicate cell ids of a 4.5+ notebook included: nothing is
+silently invented).  Reading is lenient, as in Jupyter Server: a notebook that
+parses but does not validate is still served, with the validation problem in
+the model's ``message``.  Serialisation is nbformat's exact layout (sorted
+keys, indent 1, split lines), so files stay byte-compatible with Jupyter.
+
+The checks use nbformat's own schema files through ``adrastea.documents``
+rather than ``import nbformat``, which costs seconds on some machines.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 from typing import Any
 
-import nbformat
-import nbformat.reader
-import nbformat.v4
-from nbformat.validator import iter_validate
-
+from adrastea.documents import encode_notebook, parse_notebook
+from adrastea.documents._ipynb import rejoin_lines
+from adrastea.documents._validation import check_schema
 from adrastea.errors import InvalidNotebook
 
 __all__ = ["empty_notebook", "notebook_bytes", "read_notebook"]
@@ -48,7 +52,7 @@ def notebook_bytes(content: Any) -> bytes:
 
 def empty_notebook() -> bytes:
     """The bytes of a new, empty notebook of the current nbformat."""
-    return _serialise(nbformat.v4.new_notebook())
+    return _serialise({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
 
 
 def read_notebook(raw: bytes) -> tuple[dict[str, Any], str | None]:
@@ -60,28 +64,35 @@ def read_notebook(raw: bytes) -> tuple[dict[str, Any], str | None]:
         InvalidNotebook: not JSON, or not readable as any nbformat version.
     """
     try:
-        notebook = nbformat.reader.reads(raw.decode("utf-8"))
-        if notebook.get("nbformat") != nbformat.v4.nbformat:
-            notebook = nbformat.convert(notebook, nbformat.v4.nbformat)
-    except Exception as exc:  # nbformat raises many kinds; all mean "unreadable"
+        return parse_notebook(raw), None
+    except InvalidNotebook as exc:
+        problem = _clip(exc.detail)
+    try:
+        notebook = json.loads(raw)
+    except ValueError as exc:
         raise InvalidNotebook(f"unreadable notebook: {exc}") from exc
-    return notebook, validation_problem(notebook)
+    if not isinstance(notebook, dict) or notebook.get("nbformat") != 4:
+        raise InvalidNotebook(f"unreadable notebook: {problem}")
+    # Too broken to tidy up: served as it is, with the message.
+    with contextlib.suppress(AttributeError, KeyError, TypeError):
+        rejoin_lines(notebook)
+    return notebook, problem
 
 
 def validation_problem(content: dict[str, Any]) -> str | None:
     """Why ``content`` is not a valid nbformat 4 notebook, or None if it is.
 
-    Uses nbformat's schema without its ``validate()`` normalisation step,
-    which would silently invent missing cell ids and mutate the input.
+    Never mutates ``content`` and never invents missing cell ids.
     """
     major, minor = content.get("nbformat"), content.get("nbformat_minor")
-    if major != nbformat.v4.nbformat or not isinstance(minor, int) or isinstance(minor, bool):
+    if major != 4 or not isinstance(minor, int) or isinstance(minor, bool):
         return (
             f"only nbformat 4 notebooks can be saved: nbformat={major!r}, nbformat_minor={minor!r}"
         )
-    for error in iter_validate(content):
-        where = "/".join(str(part) for part in getattr(error, "absolute_path", ()))
-        return _clip(f"notebook does not validate at {where or 'top level'}: {error.message}")
+    try:
+        check_schema(copy.deepcopy(content), minor)
+    except InvalidNotebook as exc:
+        return _clip(exc.detail)
     if minor >= 5:
         seen: set[str] = set()
         for index, cell in enumerate(content["cells"]):
@@ -94,8 +105,7 @@ def validation_problem(content: dict[str, Any]) -> str | None:
 
 
 def _serialise(content: dict[str, Any]) -> bytes:
-    text: str = nbformat.v4.writes(nbformat.from_dict(content))
-    return (text if text.endswith("\n") else text + "\n").encode("utf-8")
+    return "".join(encode_notebook(content)).encode("utf-8")
 
 
 def _clip(message: str) -> str:

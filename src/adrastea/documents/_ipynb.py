@@ -66,7 +66,7 @@ def parse_notebook(data: bytes | str) -> Notebook:
     if isinstance(nb, dict) and nb.get("nbformat") in (1, 2, 3):
         nb = _upgrade(nb)
     validate_notebook(nb)
-    _rejoin_lines(nb)
+    rejoin_lines(nb)
     _strip_transient(nb)
     return nb  # type: ignore[no-any-return]
 
@@ -111,8 +111,8 @@ def _upgrade(nb: dict[str, Any]) -> dict[str, Any]:
         raise InvalidNotebook(f"cannot convert this old notebook: {exc}"[:_MAX_DETAIL]) from exc
 
 
-def _rejoin_lines(nb: dict[str, Any]) -> None:
-    # nbformat's rejoin_lines, on a notebook that already validated.
+def rejoin_lines(nb: dict[str, Any]) -> None:
+    """Join multi-line strings in place, as nbformat's ``rejoin_lines`` does."""
     for cell in nb["cells"]:
         if isinstance(cell.get("source"), list):
             cell["source"] = "".join(cell["source"])

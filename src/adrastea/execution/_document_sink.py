@@ -11,6 +11,9 @@ from adrastea.documents import LiveNotebook, find_cell
 from adrastea.execution._sink import CellState, Output
 
 
+_SLICE = 1 << 20
+
+
 class DocumentSink:
     """Writes outputs into a ``LiveNotebook`` through its ``OutputWriter``.
 
@@ -56,7 +59,12 @@ class DocumentSink:
         return self.live.outputs.append(cell_id, output)
 
     def append_stream(self, cell_id: str, name: str, text: str) -> int:
-        return self.live.outputs.stream(cell_id, name, text)
+        # Feed huge text in slices so the writer's encoding and spilling never
+        # hold a second full copy of, say, a 50 MB print.
+        index = -1
+        for start in range(0, len(text), _SLICE):
+            index = self.live.outputs.stream(cell_id, name, text[start : start + _SLICE])
+        return index
 
     def replace_output(self, cell_id: str, index: int, output: Output) -> None:
         # IndexError: a client cleared the outputs meanwhile.

@@ -56,9 +56,7 @@ def create_app(settings: Settings, token: str) -> FastAPI:
             )
             app.state.sessions = SessionManager(app.state.kernels)
             # Slurm environments become kernelspecs in the state folder.
-            app.state.kernels.specs.manager.kernel_dirs.append(
-                str(state_dir / SPECS_FOLDER)
-            )
+            app.state.kernels.specs.manager.kernel_dirs.append(str(state_dir / SPECS_FOLDER))
             specs = await app.state.kernels.specs.all()
             app.state.environments = EnvironmentCatalog(settings, specs.kernelspecs)
             app.state.notebooks = await stack.enter_async_context(
