@@ -267,10 +267,9 @@ async def job_states(records: list[JobRecord]) -> dict[str, JobStatus]:
         if rows:
             fresh[str(array)] = _array_status(rows)
     for job_id, status in fresh.items():
-        if job_id in runs or job_id in arrays:
-            states[job_id] = status
-            if status.finished:
-                _cache_state(job_id, status)
+        states[job_id] = status
+        if status.finished:
+            _cache_state(job_id, status)
     return states
 
 

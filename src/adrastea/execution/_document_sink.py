@@ -10,7 +10,6 @@ from pycrdt import Map
 from adrastea.documents import LiveNotebook, find_cell
 from adrastea.execution._sink import CellState, Output
 
-
 _SLICE = 1 << 20
 
 

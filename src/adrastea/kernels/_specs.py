@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -17,6 +18,8 @@ __all__ = ["KernelSpecCatalog"]
 
 # Kernel spec names as jupyter_client accepts them (folder names, case-insensitive).
 _VALID_NAME = re.compile(r"[A-Za-z0-9._-]+")
+# Seconds a kernelspec listing is reused before the folders are scanned again.
+_FRESH = 2.0
 # Files Jupyter Server advertises as resources besides logo-* images.
 _RESOURCE_FILES = ("kernel.js", "kernel.css")
 
@@ -24,18 +27,27 @@ _RESOURCE_FILES = ("kernel.js", "kernel.css")
 class KernelSpecCatalog:
     """The installed kernel specs (``jupyter kernelspec list``), as API models.
 
-    Specs are re-read from disk on every call, as Jupyter Server does, so a
-    kernel installed while the server runs shows up without a restart.  The
-    disk work runs in a worker thread.
+    The listing is re-read from disk at most every ``_FRESH`` seconds, so a
+    kernel installed while the server runs shows up within a moment without
+    every request paying for a scan.  The disk work runs in a worker thread.
+    Specs in ``hidden_dirs`` (the kernelspecs made for environments) can be
+    started but are not listed.
     """
 
     def __init__(self, default_name: str, manager: KernelSpecManager | None = None) -> None:
         self.default_name = default_name
         self.manager = manager or KernelSpecManager()
+        self.hidden_dirs: list[Path] = []
+        self._cached: tuple[float, KernelSpecsModel] | None = None
 
     async def all(self) -> KernelSpecsModel:
         """Every spec, by name, with the default's name."""
-        return await anyio.to_thread.run_sync(self._all)
+        now = time.monotonic()
+        if self._cached is not None and now - self._cached[0] < _FRESH:
+            return self._cached[1]
+        model = await anyio.to_thread.run_sync(self._all)
+        self._cached = (now, model)
+        return model
 
     async def get(self, name: str) -> KernelSpecModel:
         """One spec by name.  Raises KernelSpecNotFound."""
@@ -65,6 +77,8 @@ class KernelSpecCatalog:
     def _all(self) -> KernelSpecsModel:
         specs: dict[str, KernelSpecModel] = {}
         for name, info in self.manager.get_all_specs().items():
+            if any(Path(info["resource_dir"]).is_relative_to(d) for d in self.hidden_dirs):
+                continue
             try:
                 specs[name] = _model(name, info["spec"], info["resource_dir"])
             except (KeyError, OSError):  # a half-installed spec is skipped, not fatal

@@ -40,7 +40,15 @@ def run_server(settings: Settings) -> None:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/?token={token}"
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets-sansio")
+    # No permessage-deflate: kernel messages are small and latency-bound, and
+    # compressing them costs server CPU for nothing (Jupyter Server does not).
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="on",
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+    )
     root = settings.server.root_dir.expanduser().resolve()
 
     class _Server(uvicorn.Server):
