@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -51,3 +52,11 @@ async def client(server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
     """An authenticated HTTP client for ``server``."""
     async with httpx.AsyncClient(base_url=server.url, headers=server.headers, timeout=30) as c:
         yield c
+
+
+@pytest.fixture
+def here(server: ServerProcess, request: pytest.FixtureRequest) -> Path:
+    """A fresh folder under ``server``'s root, named after the test."""
+    folder = server.root / re.sub(r"\W", "_", request.node.name)
+    folder.mkdir()
+    return folder

@@ -5,38 +5,17 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import httpx
 import nbformat
 import pytest
 
 from adrastea.testing import ServerProcess
+from tests.support import names, problem
 
 pytestmark = pytest.mark.anyio
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-
-
-@pytest.fixture
-def here(server: ServerProcess, request: pytest.FixtureRequest) -> Path:
-    """A fresh folder under the served root, named after the test."""
-    folder = server.root / re.sub(r"\W", "_", request.node.name)
-    folder.mkdir()
-    return folder
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert (body["status"], body["code"]) == (status, code)
-    return body
-
-
-def names(folder: Path) -> list[str]:
-    """What is in ``folder`` on disk, hidden entries included."""
-    return sorted(entry.name for entry in folder.iterdir())
 
 
 def stored(server: ServerProcess, here: Path, name: str) -> Path:

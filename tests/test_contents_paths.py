@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from adrastea.testing import ServerProcess
+from tests.support import problem
 
 pytestmark = pytest.mark.anyio
 
@@ -63,14 +64,6 @@ def snapshot(*folders: Path) -> Snapshot:
                 else:
                     seen[str(path)] = (info.st_mode, None)
     return seen
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert (body["status"], body["code"]) == (status, code)
-    return body
 
 
 async def raw_request(

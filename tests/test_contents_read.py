@@ -7,13 +7,13 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import httpx
 import nbformat
 import pytest
 
 from adrastea.testing import ServerProcess
+from tests.support import problem
 
 pytestmark = pytest.mark.anyio
 
@@ -32,24 +32,6 @@ MODEL_KEYS = {
     "hash_algorithm",
 }
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-
-
-@pytest.fixture
-def here(server: ServerProcess, request: pytest.FixtureRequest) -> Path:
-    """A fresh folder under the served root, named after the test."""
-    folder = server.root / re.sub(r"\W", "_", request.node.name)
-    folder.mkdir()
-    return folder
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["detail"]
-    return body
 
 
 def notebook_text(source: str = "1 + 1") -> str:

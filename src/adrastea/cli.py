@@ -100,6 +100,24 @@ def serve(
 
 
 @app.command()
+def report(
+    notebook: Annotated[Path, typer.Argument(help="An executed notebook.")],
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Where to write the page (default: NB.html).")
+    ] = None,
+) -> None:
+    """Render an executed notebook to a static HTML report (nbconvert)."""
+    from adrastea.batch._html import render_html
+    from adrastea.errors import AdrasteaError
+
+    try:
+        typer.echo(render_html(notebook, html))
+    except AdrasteaError as exc:
+        typer.secho(f"error: {exc.detail}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
 def envs(config: ConfigOption = None, set_: SetOption = None) -> None:
     """List the environments kernels can run in (kernelspec + place + choices)."""
     from jupyter_client.kernelspec import KernelSpecManager

@@ -192,3 +192,14 @@ def test_local_sweep_collect_and_resume(tmp_path: Path) -> None:
 def _rows(path: Path) -> list[dict[str, str]]:
     with path.open() as handle:
         return list(csv.DictReader(handle))
+
+
+def test_report_renders_an_executed_notebook(tmp_path: Path) -> None:
+    _notebook(tmp_path / "r.ipynb", "print('the answer is', 6 * 7)")
+    assert _cli("run", "r.ipynb", cwd=tmp_path).returncode == 0
+    result = _cli("report", "r.out.ipynb", "--html", "page.html", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "page.html").read_text()
+    assert "the answer is 42" in page and "<html" in page
+    missing = _cli("report", "nope.ipynb", cwd=tmp_path)
+    assert missing.returncode == 2 and "cannot read" in missing.stderr

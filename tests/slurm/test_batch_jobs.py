@@ -185,6 +185,25 @@ def test_submit_show_list_logs(work: Path, timeout_job: tuple[str, float]) -> No
     assert "4/4 cell 4 ok" in log and "4 cells run" in log
 
 
+def test_bad_submissions_are_one_line_and_leave_nothing(work: Path) -> None:
+    notebook(work / "tiny.ipynb", "1")
+    before = sorted(p.name for p in (work / "jobs").iterdir())
+    unknown = cli(work, "submit", "tiny.ipynb", "--env", "nope")
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip() == "error: no environment 'nope' (known: debug, minute)"
+    refused = cli(work, "submit", "tiny.ipynb", "--env", "debug", "--sbatch-arg=--partition=nope")
+    assert refused.returncode == 2
+    assert (
+        refused.stderr.strip()
+        == "error: Batch job submission failed: Invalid partition name specified"
+    )
+    assert sorted(p.name for p in (work / "jobs").iterdir()) == before
+    assert not (work / "tiny.out.ipynb").exists()
+    for args in (["jobs", "show", "999999"], ["jobs", "cancel", "999999"], ["jobs", "logs", "x"]):
+        missing = cli(work, *args)
+        assert missing.returncode == 2 and "no notebook job" in missing.stderr
+
+
 def test_cancel_keeps_finished_cells(work: Path) -> None:
     notebook(work / "cancel.ipynb", "print('first')", "import time\ntime.sleep(300)", "print('x')")
     job_id = ok(
@@ -296,6 +315,9 @@ def test_api_jobs_lists_submitted_jobs(work: Path, timeout_job: tuple[str, float
 
         one = httpx.get(f"{server.url}/api/jobs/{job_id}", headers=server.headers, timeout=30)
         assert one.status_code == 200 and one.json()["job_id"] == job_id
+        logs = httpx.get(f"{server.url}/api/jobs/{job_id}/logs", headers=server.headers)
+        assert logs.status_code == 200
+        assert logs.headers["content-type"].startswith("text/plain")
         missing = httpx.get(f"{server.url}/api/jobs/999999", headers=server.headers)
         assert missing.status_code == 404
         assert missing.headers["content-type"].startswith("application/problem+json")

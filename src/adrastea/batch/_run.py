@@ -328,20 +328,25 @@ async def _watch_sigterm(
 async def _why_terminated() -> tuple[str, str, str]:
     """(status, ename, evalue) for a SIGTERM: Slurm's time limit, a cancel, or neither.
 
-    At the time limit squeue still lists the job, as COMPLETING with reason
-    ``TimeLimit`` (measured, Slurm 22.05).  Time used past the limit proves
-    nothing: a job is only checked every 30 s, and may be cancelled meanwhile.
+    While Slurm ends a job, squeue still lists it as COMPLETING, with reason
+    ``TimeLimit`` at the time limit (measured, Slurm 22.05).  Time used past
+    the limit proves nothing: limits are checked every 30 s, and a job may be
+    cancelled meanwhile.  A job still RUNNING means the signal came from
+    elsewhere (``kill`` in an allocation).
     """
+    unknown = ("cancelled", "Terminated", "the run got SIGTERM")
     job_id = os.environ.get("SLURM_JOB_ID")
     if not job_id:
-        return "cancelled", "Terminated", "the run got SIGTERM"
-    from adrastea.slurm import JobId, squeue
+        return unknown
+    from adrastea.slurm import JobId, JobState, squeue
 
     with anyio.move_on_after(STOP_QUERY_TIMEOUT), contextlib.suppress(AdrasteaError):
         for info in (await squeue([JobId(job_id)])).values():
             if info.reason == "TimeLimit":
                 return "timeout", "JobTimeout", f"Slurm job {job_id} reached its time limit"
-    return "cancelled", "JobCancelled", f"Slurm job {job_id} was cancelled"
+            if info.state is not JobState.RUNNING:
+                return "cancelled", "JobCancelled", f"Slurm job {job_id} was cancelled"
+    return unknown
 
 
 def _failed(output: Path, nb: dict[str, Any], cell_id: str, ename: str, evalue: str) -> RunOutcome:
