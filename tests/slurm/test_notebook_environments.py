@@ -66,7 +66,7 @@ async def test_restart_in_slurm_and_back(tmp_path: Path, slurm_cluster: str) -> 
             assert running["state"] == "RUNNING" and running["node"]
             assert running["time_left"] is not None and running["time_left"] <= 600
             listed = (await client.get("/api/kernelspecs")).json()["kernelspecs"]
-            assert not [name for name in listed if "--" in name]  # environments' specs hidden
+            assert not [name for name in listed if "--" in name], listed  # environments hidden
 
             back = await client.put(url, json={"environment": "python3"})
             assert back.status_code == 200 and back.json()["job"] is None

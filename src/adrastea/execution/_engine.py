@@ -186,8 +186,10 @@ class NotebookEngine:
     async def _run_one(self, cell_id: str) -> CellResult:
         self._running = cell_id
         try:
-            runner = await self._get_runner()
             msg_id = self._following.pop(cell_id, None)
+            # Re-attaching: the cell's own output proves the subscription, and
+            # a probe would swallow some of it.
+            runner = await self._get_runner(probe=msg_id is None)
             if msg_id is not None:
                 result = await runner.follow(cell_id, msg_id)
             else:
@@ -222,11 +224,12 @@ class NotebookEngine:
         self._idle = anyio.Event() if self._idle.is_set() else self._idle
         self._wakeup.set()
 
-    async def _get_runner(self) -> CellRunner:
+    async def _get_runner(self, *, probe: bool = True) -> CellRunner:
         if self._runner is None:
             await self.kernel.wait_ready()
             self._client = self.kernel.client()
-            await _until_subscribed(self._client)
+            if probe:
+                await _until_subscribed(self._client)
             self._runner = CellRunner(
                 self._client,
                 self.sink,
@@ -262,10 +265,12 @@ async def _until_subscribed(client: Any, attempts: int = 30) -> None:
     reached the kernel ("slow joiner"), so a first cell's output could be
     lost.  A kernel_info request makes the kernel publish busy/idle status
     with that request as parent: seeing it proves the subscription is live.
-    (Its shell reply is ignored later: the runner matches replies by id.)
+    It goes on the control channel, which a kernel answers even while busy.
     """
     for _ in range(attempts):
-        msg_id = client.kernel_info()
+        request = client.session.msg("kernel_info_request", {})
+        client.control_channel.send(request)
+        msg_id = request["header"]["msg_id"]
         with anyio.move_on_after(1.0):
             while True:
                 msg = await client.get_iopub_msg()
