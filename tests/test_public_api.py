@@ -6,7 +6,14 @@ import importlib
 
 import pytest
 
-PACKAGES = ["adrastea", "adrastea.batch", "adrastea.execution", "adrastea.testing"]
+PACKAGES = [
+    "adrastea",
+    "adrastea.batch",
+    "adrastea.documents",
+    "adrastea.execution",
+    "adrastea.slurm",
+    "adrastea.testing",
+]
 
 
 @pytest.mark.parametrize("package", PACKAGES)

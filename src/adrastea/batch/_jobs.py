@@ -25,7 +25,6 @@ from typing import Any
 
 import platformdirs
 
-from adrastea.documents import atomic_write
 from adrastea.errors import AdrasteaError, BadRequest, NotFound
 
 __all__ = [
@@ -155,6 +154,8 @@ def python_command(*args: str) -> list[str]:
 
 
 def save_job(record: JobRecord) -> None:
+    from adrastea.documents import atomic_write
+
     folder = jobs_dir() / record.job_id
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write(folder / _RECORD, json.dumps(asdict(record), indent=1).encode())
@@ -319,6 +320,8 @@ def _cached_state(job_id: str) -> JobStatus | None:
 
 
 def _cache_state(job_id: str, status: JobStatus) -> None:
+    from adrastea.documents import atomic_write
+
     with contextlib.suppress(OSError):
         atomic_write(jobs_dir() / job_id / _STATE, json.dumps(asdict(status)).encode())
 

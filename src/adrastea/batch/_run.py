@@ -227,7 +227,7 @@ async def execute_notebook(
         sink.save()
         progress(cell_id, result.status)
 
-    manager = AsyncKernelManager(kernel_name=name)
+    manager = AsyncKernelManager(kernel_name=name, kernel_spec_manager=_light_spec_manager())
     try:
         await manager.start_kernel(cwd=str(cwd) if cwd else None)
     except Exception as exc:
@@ -379,3 +379,21 @@ def plan_resume(nb: dict[str, Any]) -> tuple[list[str], list[str]]:
     if first_missing is None:
         raise RunError("that run already completed; nothing to resume")
     return code[:first_missing], code[first_missing:]
+
+
+def _light_spec_manager() -> Any:
+    """A KernelSpecManager that reads kernel.json without importing ipykernel.
+
+    jupyter_client imports ipykernel (and with it IPython, about 0.6 s) just
+    to look up the ``python3`` spec; a headless run only needs the file.
+    """
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
+
+    class _Light(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name: str) -> Any:
+            resource_dir = self.find_kernel_specs().get(kernel_name.lower())
+            if resource_dir is None:
+                raise NoSuchKernel(kernel_name)
+            return KernelSpec.from_resource_dir(resource_dir)
+
+    return _Light()

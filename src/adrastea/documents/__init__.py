@@ -17,46 +17,95 @@ A pure library (no HTTP, nothing of ours but ``adrastea.errors``):
 
 from __future__ import annotations
 
-from adrastea.documents._capping import (
-    SpillMarker,
-    cap_notebook,
-    cap_output,
-    lazy_spilled,
-    merge_output,
-    merge_spilled,
-    spilled_ids,
-)
-from adrastea.documents._clock import Clock, ManualClock, SystemClock
-from adrastea.documents._events import (
-    ConflictDetected,
-    DocumentEvent,
-    FileChangedOnDisk,
-    Reloaded,
-    Saved,
-    SaveFailed,
-)
-from adrastea.documents._ipynb import (
-    LazyTexts,
-    atomic_write,
-    encode_notebook,
-    parse_notebook,
-    read_notebook,
-    validate_notebook,
-    write_notebook,
-)
-from adrastea.documents._journal import Journal, JournalState, recover_journal, replay
-from adrastea.documents._live import LiveNotebook, document_dir
-from adrastea.documents._outputs import OutputWriter
-from adrastea.documents._spill import SpillPage, SpillStore, SpillStream
-from adrastea.documents._terminal import TerminalText
-from adrastea.documents._ynotebook import (
-    dump_notebook,
-    find_cell,
-    load_notebook,
-    new_ynotebook,
-    ymeta,
-)
-from adrastea.documents.types import DocumentOptions, FileStamp, OutputId
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from adrastea.documents._capping import (
+        SpillMarker,
+        cap_notebook,
+        cap_output,
+        lazy_spilled,
+        merge_output,
+        merge_spilled,
+        spilled_ids,
+    )
+    from adrastea.documents._clock import Clock, ManualClock, SystemClock
+    from adrastea.documents._events import (
+        ConflictDetected,
+        DocumentEvent,
+        FileChangedOnDisk,
+        Reloaded,
+        Saved,
+        SaveFailed,
+    )
+    from adrastea.documents._ipynb import (
+        LazyTexts,
+        atomic_write,
+        encode_notebook,
+        parse_notebook,
+        read_notebook,
+        validate_notebook,
+        write_notebook,
+    )
+    from adrastea.documents._journal import Journal, JournalState, recover_journal, replay
+    from adrastea.documents._live import LiveNotebook, document_dir
+    from adrastea.documents._outputs import OutputWriter
+    from adrastea.documents._spill import SpillPage, SpillStore, SpillStream
+    from adrastea.documents._terminal import TerminalText
+    from adrastea.documents._ynotebook import (
+        dump_notebook,
+        find_cell,
+        load_notebook,
+        new_ynotebook,
+        ymeta,
+    )
+    from adrastea.documents.types import DocumentOptions, FileStamp, OutputId
+
+_LAZY = {
+    "Clock": "adrastea.documents._clock",
+    "ConflictDetected": "adrastea.documents._events",
+    "DocumentEvent": "adrastea.documents._events",
+    "DocumentOptions": "adrastea.documents.types",
+    "FileChangedOnDisk": "adrastea.documents._events",
+    "FileStamp": "adrastea.documents.types",
+    "Journal": "adrastea.documents._journal",
+    "JournalState": "adrastea.documents._journal",
+    "LazyTexts": "adrastea.documents._ipynb",
+    "LiveNotebook": "adrastea.documents._live",
+    "ManualClock": "adrastea.documents._clock",
+    "OutputId": "adrastea.documents.types",
+    "OutputWriter": "adrastea.documents._outputs",
+    "Reloaded": "adrastea.documents._events",
+    "SaveFailed": "adrastea.documents._events",
+    "Saved": "adrastea.documents._events",
+    "SpillMarker": "adrastea.documents._capping",
+    "SpillPage": "adrastea.documents._spill",
+    "SpillStore": "adrastea.documents._spill",
+    "SpillStream": "adrastea.documents._spill",
+    "SystemClock": "adrastea.documents._clock",
+    "TerminalText": "adrastea.documents._terminal",
+    "atomic_write": "adrastea.documents._ipynb",
+    "cap_notebook": "adrastea.documents._capping",
+    "cap_output": "adrastea.documents._capping",
+    "document_dir": "adrastea.documents._live",
+    "dump_notebook": "adrastea.documents._ynotebook",
+    "encode_notebook": "adrastea.documents._ipynb",
+    "find_cell": "adrastea.documents._ynotebook",
+    "lazy_spilled": "adrastea.documents._capping",
+    "load_notebook": "adrastea.documents._ynotebook",
+    "merge_output": "adrastea.documents._capping",
+    "merge_spilled": "adrastea.documents._capping",
+    "new_ynotebook": "adrastea.documents._ynotebook",
+    "parse_notebook": "adrastea.documents._ipynb",
+    "read_notebook": "adrastea.documents._ipynb",
+    "recover_journal": "adrastea.documents._journal",
+    "replay": "adrastea.documents._journal",
+    "spilled_ids": "adrastea.documents._capping",
+    "validate_notebook": "adrastea.documents._ipynb",
+    "write_notebook": "adrastea.documents._ipynb",
+    "ymeta": "adrastea.documents._ynotebook",
+}
 
 __all__ = [
     "Clock",
@@ -102,3 +151,11 @@ __all__ = [
     "write_notebook",
     "ymeta",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: reading a notebook must not pay for pycrdt.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'adrastea.documents' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
