@@ -265,12 +265,10 @@ async def _until_subscribed(client: Any, attempts: int = 30) -> None:
     reached the kernel ("slow joiner"), so a first cell's output could be
     lost.  A kernel_info request makes the kernel publish busy/idle status
     with that request as parent: seeing it proves the subscription is live.
-    It goes on the control channel, which a kernel answers even while busy.
+    (Its shell reply is ignored later: the runner matches replies by id.)
     """
     for _ in range(attempts):
-        request = client.session.msg("kernel_info_request", {})
-        client.control_channel.send(request)
-        msg_id = request["header"]["msg_id"]
+        msg_id = client.kernel_info()
         with anyio.move_on_after(1.0):
             while True:
                 msg = await client.get_iopub_msg()

@@ -77,7 +77,9 @@ class KernelSpecCatalog:
     def _all(self) -> KernelSpecsModel:
         specs: dict[str, KernelSpecModel] = {}
         for name, info in self.manager.get_all_specs().items():
-            if any(Path(info["resource_dir"]).is_relative_to(d) for d in self.hidden_dirs):
+            if _made_for_environment(info) or any(
+                Path(info["resource_dir"]).is_relative_to(d) for d in self.hidden_dirs
+            ):
                 continue
             try:
                 specs[name] = _model(name, info["spec"], info["resource_dir"])
@@ -105,3 +107,9 @@ def _resource_file(folder: Path, resource: str) -> Path:
     if not target.is_file():
         raise FileNotFound(f"no kernel spec resource {resource!r}")
     return target
+
+
+def _made_for_environment(info: dict[str, Any]) -> bool:
+    """Whether a spec was written for an environment (started, never listed)."""
+    metadata = info.get("spec", {}).get("metadata") or {}
+    return isinstance(metadata.get("adrastea"), dict) and "environment" in metadata["adrastea"]
