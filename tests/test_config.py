@@ -84,4 +84,9 @@ def test_cli_reports_bad_config_in_one_line(tmp_path: Path) -> None:
 def test_version_and_help(tmp_path: Path) -> None:
     assert _cli("--version", cwd=tmp_path).stdout.startswith("adrastea ")
     help_text = _cli("--help", cwd=tmp_path).stdout
-    assert "serve" in help_text and "config" in help_text
+    for command in ("serve", "config", "run", "submit", "jobs", "sweep", "envs", "report"):
+        assert command in help_text
+        shown = _cli(command, "--help", cwd=tmp_path)
+        assert shown.returncode == 0 and "Usage" in shown.stdout, shown.stderr
+    missing = _cli("run", cwd=tmp_path)
+    assert missing.returncode == 2 and "Missing argument" in missing.stderr

@@ -6,6 +6,7 @@ that ``adrastea --help`` and ``adrastea run`` start fast.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -155,6 +156,8 @@ def config_show(config: ConfigOption = None, set_: SetOption = None) -> None:
 
 def main() -> None:
     """Entry point of the ``adrastea`` script."""
+    import click
+
     from adrastea.batch._cli_jobs import jobs_command, submit_command
     from adrastea.batch._cli_run import run_click_command
     from adrastea.batch._cli_sweep import sweep_command
@@ -166,7 +169,17 @@ def main() -> None:
     group.add_command(cast(Any, sweep_command), "sweep")
     group.add_command(cast(Any, submit_command), "submit")
     group.add_command(cast(Any, jobs_command), "jobs")
-    group(prog_name="adrastea")
+    try:
+        group(prog_name="adrastea")
+    # typer's group only handles its own (vendored) click's exceptions; the
+    # batch commands raise the real click's, e.g. for --help or a bad option.
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover
