@@ -39,7 +39,15 @@ class SocketDrain(Generic[K]):
     the same fd with the loop and would replace this one's registration.
     """
 
-    def __init__(self, sockets: Mapping[K, zmq.Socket[Any]]) -> None:
+    def __init__(
+        self, sockets: Mapping[K, zmq.Socket[Any]], *, max_part: int | None = None
+    ) -> None:
+        """``max_part``: parts larger than this many bytes come back empty.
+
+        For readers that only look at headers (the activity watcher): a
+        50 MB output then is not copied out of zmq's buffer at all.
+        """
+        self._max_part = max_part
         self._loop = asyncio.get_running_loop()
         # Plain (blocking-API) views of the same libzmq sockets.
         self._sockets: dict[K, zmq.Socket[bytes]] = {
@@ -71,7 +79,7 @@ class SocketDrain(Generic[K]):
                 sock = self._sockets[key]
                 # Asking EVENTS is much cheaper than a recv failing with Again.
                 while cast(int, sock.getsockopt(_EVENTS)) & _POLLIN:
-                    batch.append((key, _recv(sock)))
+                    batch.append((key, _recv(sock, self._max_part)))
                     if len(batch) >= _BATCH:
                         return batch
                 del self._ready[key]
@@ -106,12 +114,18 @@ class SocketDrain(Generic[K]):
             self._waiter.cancel()
 
 
-def _recv(sock: zmq.Socket[bytes]) -> list[bytes]:
+def _recv(sock: zmq.Socket[bytes], max_part: int | None = None) -> list[bytes]:
     # recv_multipart asks the socket option RCVMORE after every part (an enum
     # conversion each time); a Frame knows whether more parts follow.
     frame = sock.recv(_NOBLOCK, copy=False)
-    parts = [frame.bytes]
+    parts = [_part(frame, max_part)]
     while frame.more:
         frame = sock.recv(0, copy=False)
-        parts.append(frame.bytes)
+        parts.append(_part(frame, max_part))
     return parts
+
+
+def _part(frame: zmq.Frame, max_part: int | None) -> bytes:
+    if max_part is not None and len(frame) > max_part:
+        return b""
+    return frame.bytes

@@ -187,7 +187,8 @@ class Kernel:
     async def watch(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Follow the kernel's iopub until ``stop_watching``; started once subscribed."""
         sock = self.connect("iopub")
-        drain = SocketDrain({"iopub": sock})
+        # Only headers and status content are read: skip copying big parts.
+        drain = SocketDrain({"iopub": sock}, max_part=1 << 16)
         try:
             with anyio.CancelScope() as scope:
                 self._watch_scope = scope
