@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import http.client
 import json
@@ -33,22 +34,31 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 
+if TYPE_CHECKING:
+    from adrastea.testing import YClient
+
 __all__ = [
     "SERVER_TARGETS",
+    "CountingConnection",
+    "CountingSocket",
+    "DocumentConnection",
     "KernelWebSocket",
+    "PeakMemory",
     "Summary",
     "Target",
+    "add_local_target_args",
     "add_target_args",
     "adrastea_server",
     "cpu_seconds",
+    "decode_legacy",
     "die",
     "environment_line",
     "format_table",
@@ -58,12 +68,17 @@ __all__ = [
     "kernel_content",
     "log",
     "make_message",
+    "mb",
+    "memory_kib",
+    "open_document",
     "open_server_targets",
     "populate_small_files",
     "ratio",
+    "reset_peak_rss",
     "selected_targets",
     "summarize",
     "wait_for_status",
+    "write_code_notebook",
 ]
 
 SERVER_TARGETS = ("jupyter_server", "adrastea")
@@ -89,12 +104,13 @@ def die(message: str, code: int = 2) -> None:
 
 @dataclass(frozen=True)
 class Target:
-    """A server to measure: base URL (``http://host:port``), token, pid if started here."""
+    """A server to measure: base URL (``http://host:port``), token; pid and root if started here."""
 
     name: str
     url: str
     token: str
     pid: int | None = None
+    root: Path | None = None  # the folder it serves, when started here
 
     @property
     def headers(self) -> dict[str, str]:
@@ -115,6 +131,18 @@ def add_target_args(parser: argparse.ArgumentParser, choices: Sequence[str]) -> 
         "--targets",
         help=f"comma-separated subset of {','.join(choices)}"
         " (default: all; with --url: the baseline and 'external')",
+    )
+
+
+def add_local_target_args(parser: argparse.ArgumentParser, choices: Sequence[str]) -> None:
+    """Add ``--targets`` only, for benchmarks that start every server themselves.
+
+    They write notebooks into each server's root, which an already running
+    server (``--url``) does not share, so ``--url`` is not offered.
+    """
+    parser.set_defaults(url=None, token="", pid=None)
+    parser.add_argument(
+        "--targets", help=f"comma-separated subset of {','.join(choices)} (default: all)"
     )
 
 
@@ -182,7 +210,8 @@ def open_server_targets(
             starter = jupyter_server if name == "jupyter_server" else adrastea_server
             log(f"starting {name} (root {root})")
             try:
-                targets[name] = stack.enter_context(starter(root, secrets.token_hex(16)))
+                started = stack.enter_context(starter(root, secrets.token_hex(16)))
+                targets[name] = dataclasses.replace(started, root=root)
             except RuntimeError as exc:  # servers already started are stopped on the way out
                 die(str(exc))
             log(f"{name} is up at {targets[name].url}")
@@ -376,7 +405,7 @@ def kernel_content(code: str) -> dict[str, Any]:
     }
 
 
-def _decode_legacy(frame: str | bytes) -> dict[str, Any]:
+def decode_legacy(frame: str | bytes) -> dict[str, Any]:
     """Decode a legacy-protocol frame: JSON text, or the binary buffers layout."""
     if isinstance(frame, str):
         decoded: dict[str, Any] = json.loads(frame)
@@ -398,9 +427,19 @@ class KernelWebSocket:
 
     @classmethod
     async def open(
-        cls, target: Target, kernel_id: str, compression: str | None, limit: float = 30.0
+        cls,
+        target: Target,
+        kernel_id: str,
+        compression: str | None,
+        limit: float = 30.0,
+        *,
+        count_bytes: bool = False,
     ) -> KernelWebSocket:
-        """Connect (within ``limit`` seconds) with the token header and no subprotocol."""
+        """Connect (within ``limit`` seconds) with the token header and no subprotocol.
+
+        With ``count_bytes`` the connection is a :class:`CountingConnection`
+        (``ws.wire_bytes`` counts what arrives on the TCP socket).
+        """
         url = target.ws_url(f"/api/kernels/{kernel_id}/channels?session_id={uuid.uuid4().hex}")
         ws = await connect(
             url,
@@ -410,6 +449,7 @@ class KernelWebSocket:
             open_timeout=limit,
             ping_interval=None,
             proxy=None,
+            create_connection=CountingConnection if count_bytes else None,
         )
         return cls(ws)
 
@@ -428,7 +468,7 @@ class KernelWebSocket:
 
     async def recv(self, limit: float) -> dict[str, Any]:
         """The next message, or ``TimeoutError`` after ``limit`` seconds."""
-        return _decode_legacy(await asyncio.wait_for(self.ws.recv(), limit))
+        return decode_legacy(await asyncio.wait_for(self.ws.recv(), limit))
 
     async def execute(self, code: str, limit: float = 30.0) -> float:
         """Run ``code``; seconds from send until execute_reply AND iopub idle for it."""
@@ -468,6 +508,234 @@ class KernelWebSocket:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+# --------------------------------------------------------------------------- byte counting
+
+
+class CountingConnection(ClientConnection):
+    """A websockets client connection that counts the bytes arriving on its TCP socket.
+
+    ``wire_bytes`` is what the server sent: frame headers included, after
+    permessage-deflate if that was negotiated.  Pass the class as
+    ``create_connection`` to ``websockets.asyncio.client.connect``.
+    """
+
+    wire_bytes = 0
+
+    def data_received(self, data: bytes) -> None:
+        self.wire_bytes += len(data)
+        super().data_received(data)
+
+
+class CountingSocket:
+    """Wraps a websockets connection; counts the frames and payload bytes received.
+
+    ``payload_bytes`` is the length of every message as the application sees
+    it (decompressed; a text message counts its UTF-8 bytes).  It offers what
+    ``adrastea.testing.YClient`` uses of a connection: ``async for`` and ``send``.
+    """
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.payload_bytes = 0
+        self.frames = 0
+        self.last_frame = time.perf_counter()
+
+    @property
+    def wire_bytes(self) -> int:
+        """Bytes received on the TCP socket (0 if ``ws`` is not a ``CountingConnection``)."""
+        return self.ws.wire_bytes if isinstance(self.ws, CountingConnection) else 0
+
+    @property
+    def extensions(self) -> str:
+        """The negotiated WebSocket extensions, e.g. ``permessage-deflate`` or ``none``."""
+        return ",".join(ext.name for ext in self.ws.protocol.extensions) or "none"
+
+    def count(self, message: str | bytes) -> None:
+        """Count one received message."""
+        if isinstance(message, str):
+            self.payload_bytes += len(message) if message.isascii() else len(message.encode())
+        else:
+            self.payload_bytes += len(message)
+        self.frames += 1
+        self.last_frame = time.perf_counter()
+
+    def __aiter__(self) -> AsyncIterator[str | bytes]:
+        return self._messages()
+
+    async def _messages(self) -> AsyncIterator[str | bytes]:
+        async for message in self.ws:
+            self.count(message)
+            yield message
+
+    async def send(self, message: str | bytes) -> None:
+        await self.ws.send(message)
+
+    async def quiet(self, for_s: float, limit: float) -> None:
+        """Return once no frame arrived for ``for_s`` seconds (or after ``limit`` seconds)."""
+        deadline = time.perf_counter() + limit
+        while (now := time.perf_counter()) < deadline:
+            left = self.last_frame + for_s - now
+            if left <= 0:
+                return
+            await asyncio.sleep(min(left, deadline - now))
+
+
+# --------------------------------------------------------------------------- live documents
+
+
+@dataclass
+class DocumentConnection:
+    """A synced y-websocket replica of a server document, with byte counts.
+
+    ``synced_s``: seconds from the start of the connect until the server's
+    document was applied to the replica (SYNC_STEP2), i.e. until the client
+    has the whole document.
+    """
+
+    client: YClient
+    socket: CountingSocket
+    synced_s: float
+
+
+@contextlib.asynccontextmanager
+async def open_document(
+    target: Target, path: str, compression: str | None = "deflate", limit: float = 120.0
+) -> AsyncIterator[DocumentConnection]:
+    """Connect to ``/api/documents/{path}`` and sync, like ``adrastea.testing.connect_document``.
+
+    The difference: the connection counts bytes (see :class:`CountingSocket`),
+    offers ``compression`` as browsers do, and the sync may take ``limit``
+    seconds (a 50 MB document takes longer than the 30 s the test helper allows).
+    """
+    import anyio
+    from pycrdt import create_sync_message
+
+    from adrastea.testing import YClient
+
+    start = time.perf_counter()
+    ws = await connect(
+        target.ws_url(f"/api/documents/{path}"),
+        additional_headers=target.headers,
+        compression=compression,
+        max_size=None,
+        open_timeout=limit,
+        ping_interval=None,
+        proxy=None,
+        create_connection=CountingConnection,
+    )
+    try:
+        counting = CountingSocket(ws)
+        client = YClient(counting)
+        await ws.send(create_sync_message(client.doc))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client._receive)
+            with anyio.fail_after(limit):
+                await client.synced.wait()
+            yield DocumentConnection(client, counting, time.perf_counter() - start)
+            tg.cancel_scope.cancel()
+    finally:
+        await ws.close()
+
+
+def write_code_notebook(
+    path: Path, sources: Sequence[str], *, parameters: str | None = None
+) -> list[str]:
+    """Write a python3 notebook of code cells; returns the cell ids.
+
+    ``parameters`` becomes a first cell tagged ``parameters`` (papermill's convention).
+    """
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": KERNEL_NAME,
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.metadata["language_info"] = {"name": "python"}
+    if parameters is not None:
+        cell = nbformat.v4.new_code_cell(parameters)
+        cell.metadata["tags"] = ["parameters"]
+        nb.cells.append(cell)
+    nb.cells.extend(nbformat.v4.new_code_cell(source) for source in sources)
+    nbformat.write(nb, path)
+    return [str(cell.id) for cell in nb.cells]
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def memory_kib(pid: int | None) -> tuple[int, int] | None:
+    """``(VmRSS, VmHWM)`` of process ``pid`` in KiB, or None (no pid, process gone).
+
+    VmHWM is the peak resident set size since the process started or since
+    :func:`reset_peak_rss`.  Linux only.
+    """
+    if pid is None:
+        return None
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    try:
+        return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+    except (KeyError, ValueError, IndexError):
+        return None
+
+
+def reset_peak_rss(pid: int | None) -> bool:
+    """Set ``pid``'s VmHWM back to its current RSS (``5`` into ``/proc/PID/clear_refs``).
+
+    Needs Linux >= 4.0 and the right to write there (our own child process).
+    Returns False where that failed: the peak then covers the process's whole life.
+    """
+    if pid is None:
+        return False
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+class PeakMemory:
+    """Peak RSS growth of a process over a block: VmHWM at the end - VmRSS at the start.
+
+    ``start()`` reads VmRSS and resets the peak; ``growth_kib()`` reads VmHWM.
+    ``exact`` is False when the peak could not be reset (it may then be an
+    older, higher peak, so the growth is an upper bound).
+    """
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.before: int | None = None
+        self.exact = False
+
+    def start(self) -> PeakMemory:
+        self.exact = reset_peak_rss(self.pid)
+        now = memory_kib(self.pid)
+        self.before = now[0] if now is not None else None
+        return self
+
+    def growth_kib(self) -> int | None:
+        """Peak RSS since ``start()`` minus RSS at ``start()``, KiB (None if unknown)."""
+        now = memory_kib(self.pid)
+        if now is None or self.before is None:
+            return None
+        return max(now[1] - self.before, 0)
+
+    def rss_kib(self) -> int | None:
+        """The process's RSS now, KiB."""
+        now = memory_kib(self.pid)
+        return now[0] if now is not None else None
+
+
+def mb(n_bytes: float | None, digits: int = 1) -> str:
+    """Bytes as decimal megabytes (10**6), or ``-`` for None."""
+    return "-" if n_bytes is None else f"{n_bytes / 1e6:,.{digits}f}"
 
 
 # --------------------------------------------------------------------------- stats and tables

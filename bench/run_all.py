@@ -7,7 +7,8 @@ any benchmark failed (its partial output is still recorded).
 
     python bench/run_all.py                       # all targets, full size
     python bench/run_all.py --quick --no-write    # smoke test, print only
-    python bench/run_all.py --url http://127.0.0.1:8888 --token T
+    python bench/run_all.py --url http://127.0.0.1:8888 --token T   # the first three only
+    python bench/run_all.py --only output_flood --only headless_run
 """
 
 from __future__ import annotations
@@ -23,12 +24,37 @@ from pathlib import Path
 import _harness as h
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ("kernel_roundtrip", "kernel_start", "http_throughput")
+SCRIPTS = (
+    "kernel_roundtrip",
+    "kernel_start",
+    "http_throughput",
+    "output_flood",
+    "open_large_notebook",
+    "document_roundtrip",
+    "headless_run",
+)
 QUICK = {
     "kernel_roundtrip": ["--n", "60", "--warmup", "5", "--block", "20"],
     "kernel_start": ["--n", "3"],
     "http_throughput": ["--duration", "2", "--rounds", "1"],
+    "output_flood": ["--rounds", "1", "--mb", "10", "--lines", "50000"],
+    "open_large_notebook": ["--rounds", "1", "--cells", "100"],
+    "document_roundtrip": ["--n", "40", "--warmup", "5", "--block", "10"],
+    "headless_run": ["--rounds", "1", "--cells", "50", "--points", "8", "--sweep-rounds", "1"],
 }
+# The incumbents alone (--no-adrastea), as each script's own option.
+INCUMBENTS = {
+    "kernel_roundtrip": ["--targets", "direct,jupyter_server"],
+    "kernel_start": ["--targets", "direct,jupyter_server"],
+    "http_throughput": ["--targets", "jupyter_server"],
+    "output_flood": ["--targets", "direct,jupyter_server"],
+    "open_large_notebook": ["--targets", "jupyter_server"],
+    "document_roundtrip": ["--targets", "direct"],
+    "headless_run": ["--tools", "papermill,nbclient,nbconvert"],
+}
+# Scripts that can measure an already running server (--url); the others write
+# notebooks into the served folder, so they start their own servers.
+URL_SCRIPTS = ("kernel_roundtrip", "kernel_start", "http_throughput")
 TIMEOUT = 1800  # seconds per benchmark, far above a normal run
 
 
@@ -38,6 +64,13 @@ def _output(*command: str) -> str:
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"({exc})"
     return done.stdout.strip() or done.stderr.strip()
+
+
+def _adrastea_location() -> str:
+    """Where the benchmarks' ``adrastea`` comes from (the work tree, or e.g. a PYTHONPATH copy)."""
+    return _output(
+        sys.executable, "-c", "import adrastea, os; print(os.path.dirname(adrastea.__file__))"
+    )
 
 
 def machine_facts() -> list[str]:
@@ -50,12 +83,20 @@ def machine_facts() -> list[str]:
                 break
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     commit = _output("git", "-C", str(BENCH.parent), "rev-parse", "--short", "HEAD")
+    # Read-only: other work happens in the same tree, so say what was uncommitted.
+    status = _output(
+        "git", "-C", str(BENCH.parent), "status", "--porcelain", "--untracked-files=all"
+    )
+    paths = [line.split(maxsplit=1)[-1] for line in status.splitlines() if line.strip()]
+    changed = [path for path in paths if not path.startswith("bench/")]
     return [
         f"- machine: nproc={_output('nproc')}, {cpu}, {platform.system()} {platform.release()},"
         f" load average at start {load}",
         f"- python: {sys.version.split()[0]} ({sys.executable})",
         f"- versions: {h.environment_line()}",
+        f"- adrastea imported from: {_adrastea_location()}",
         f"- adrastea source: {BENCH.parent} at commit {commit} (plus any uncommitted work)",
+        f"- uncommitted outside bench/ at start: {', '.join(changed) if changed else 'none'}",
     ]
 
 
@@ -64,13 +105,12 @@ def command_for(name: str, args: argparse.Namespace) -> list[str]:
     command = [sys.executable, str(BENCH / f"{name}.py")]
     if args.quick:
         command += QUICK[name]
-    if args.url:
+    if args.url and name in URL_SCRIPTS:
         command += ["--url", args.url, "--token", args.token]
         if args.pid is not None:
             command += ["--pid", str(args.pid)]
     if args.no_adrastea:
-        keep = ("direct", "jupyter_server") if name.startswith("kernel") else ("jupyter_server",)
-        command += ["--targets", ",".join(keep)]
+        command += INCUMBENTS[name]
     return command
 
 
@@ -107,6 +147,10 @@ def main() -> int:
     ]
     failed: list[str] = []
     for name in args.only or SCRIPTS:
+        if args.url and name not in URL_SCRIPTS:
+            h.log(f"skipping {name}: it starts its own servers and cannot use --url")
+            lines += [f"`{name}` skipped: it cannot measure a --url server.", ""]
+            continue
         command = command_for(name, args)
         h.log(f"running {shown(command, args.token)}")
         try:
