@@ -9,6 +9,8 @@ kernel; outputs go into an ``OutputSink``; the queue stops at the first error
 from __future__ import annotations
 
 import logging
+import queue
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -266,11 +268,16 @@ async def _until_subscribed(client: Any, attempts: int = 30) -> None:
     lost.  A kernel_info request makes the kernel publish busy/idle status
     with that request as parent: seeing it proves the subscription is live.
     (Its shell reply is ignored later: the runner matches replies by id.)
+    Waits use receive timeouts, never cancellation: cancelling a pending
+    zmq receive can swallow the message that arrives just then.
     """
     for _ in range(attempts):
         msg_id = client.kernel_info()
-        with anyio.move_on_after(1.0):
-            while True:
-                msg = await client.get_iopub_msg()
-                if msg["parent_header"].get("msg_id") == msg_id:
-                    return
+        deadline = time.monotonic() + 1.0
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                msg = await client.get_iopub_msg(timeout=left)
+            except queue.Empty:
+                break
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return

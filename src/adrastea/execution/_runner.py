@@ -125,13 +125,19 @@ class CellRunner:
         timing: dict[str, str] = {}
         result: CellResult | None = None
         reply_seen = anyio.Event()
+        finished = anyio.Event()
 
         async with anyio.create_task_group() as tg:
 
             async def read_reply() -> None:
                 nonlocal result
                 while True:
-                    reply = await self.client.get_shell_msg()
+                    # A timeout keeps this task in poll(), where cancelling it
+                    # cannot swallow a later request's reply.
+                    try:
+                        reply = await self.client.get_shell_msg(timeout=0.5)
+                    except queue.Empty:
+                        continue
                     if reply["parent_header"].get("msg_id") != msg_id:
                         continue
                     content = reply["content"]
@@ -163,8 +169,13 @@ class CellRunner:
 
             async def answer_input() -> None:
                 assert self.ask_input is not None
-                while True:
-                    request = await self.client.get_stdin_msg()
+                # Polled with a timeout and stopped by a flag, not by
+                # cancellation, which could swallow a later cell's request.
+                while not finished.is_set():
+                    try:
+                        request = await self.client.get_stdin_msg(timeout=0.2)
+                    except queue.Empty:
+                        continue
                     if request["parent_header"].get("msg_id") != msg_id:
                         continue
                     content = request["content"]
@@ -190,6 +201,7 @@ class CellRunner:
                 await reply_seen.wait()
             elif result is None:
                 result = CellResult(status="error" if error else "ok", **(error or {}))
+            finished.set()
             tg.cancel_scope.cancel()
 
         if result is None:  # pragma: no cover - the task group always sets it
