@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from adrastea.batch._atomic import write_atomic
 from adrastea.batch._grid import expand_grid, task_filename
+from adrastea.batch._sink import write_atomically as write_atomic
 from adrastea.errors import BadRequest, FileNotFound
 
 MANIFEST_NAME = "manifest.json"

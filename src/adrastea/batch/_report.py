@@ -15,8 +15,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from adrastea.batch._atomic import write_atomic
 from adrastea.batch._collect import SweepTable
+from adrastea.batch._sink import write_atomically as write_atomic
 from adrastea.batch._tables import csv_cell
 
 _STYLE = """

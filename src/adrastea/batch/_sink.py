@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from adrastea.execution import CellState, Output
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data``: temp file in the same folder, fsync, rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def dump_notebook(nb: dict[str, Any]) -> bytes:
-    """Serialise like nbformat (sorted keys, one-space indent, trailing newline)."""
-    return (json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
+    """The file bytes of ``nb``: nbformat's exact layout, as Jupyter writes it."""
+    from adrastea.documents import encode_notebook
+
+    return "".join(encode_notebook(nb)).encode("utf-8")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically (see ``documents.atomic_write``)."""
+    from adrastea.documents import atomic_write
+
+    atomic_write(path, data)
 
 
 class NotebookFileSink:

@@ -9,8 +9,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from adrastea.batch._atomic import atomic_path, write_atomic
+from adrastea.batch._atomic import atomic_path
 from adrastea.batch._collect import SweepTable
+from adrastea.batch._sink import write_atomically as write_atomic
 
 
 def csv_cell(value: Any) -> str:
