@@ -790,3 +790,16 @@ def environment_line() -> str:
         except PackageNotFoundError:
             parts.append(f"{dist}=absent")
     return ", ".join(parts)
+
+
+def p50_verdicts(
+    stats: dict[str, Summary], base: Summary | None, goal: float, names: tuple[str, ...]
+) -> list[str]:
+    """One line per target in ``names``: its p50 as a ratio to ``base``, met or MISSED."""
+    lines = []
+    for name in names:
+        if name in stats and base is not None:
+            ratio = stats[name].p50 / base.p50
+            verdict = "met" if ratio <= goal else "MISSED"
+            lines.append(f"- {name}: p50 {ratio:.2f}x direct (goal <= {goal}x): {verdict}")
+    return lines

@@ -284,10 +284,7 @@ def report(
         h.format_table(headers, rows),
         "",
     ]
-    if "adrastea" in stats and base is not None:
-        r = stats["adrastea"].p50 / base.p50
-        verdict = "met" if r <= GOAL else "MISSED"
-        lines.append(f"- adrastea: p50 {r:.2f}x direct (goal <= {GOAL}x): {verdict}")
+    lines += h.p50_verdicts(stats, base, GOAL, ("adrastea",))
     return "\n".join(lines).rstrip() + "\n"
 
 

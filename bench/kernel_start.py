@@ -162,11 +162,7 @@ def report(
         h.format_table(headers, rows),
         "",
     ]
-    for name in ("adrastea", "external"):
-        if name in stats and base is not None:
-            r = stats[name].p50 / base.p50
-            verdict = "met" if r <= GOAL else "MISSED"
-            lines.append(f"- {name}: p50 {r:.2f}x direct (goal <= {GOAL}x): {verdict}")
+    lines += h.p50_verdicts(stats, base, GOAL, ("adrastea", "external"))
     return "\n".join(lines).rstrip() + "\n"
 
 
