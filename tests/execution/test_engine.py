@@ -119,3 +119,33 @@ async def test_input_is_answered_or_times_out(kernel: ManagerConnection) -> None
     outputs = nb["cells"][0]["outputs"]
     assert any("no answer" in o.get("text", "") for o in outputs)
     assert outputs[-1]["ename"] == "KeyboardInterrupt"
+
+
+async def test_other_clients_of_the_kernel_cannot_end_a_cell(kernel: ManagerConnection) -> None:
+    # jupyter_client hands every client of a manager the same session id with a
+    # counter from 0: a console attached to the same kernel sends the same
+    # msg_ids as the engine.  Its requests' status messages must not be taken
+    # for the running cell's, or the cell "ends" early and its output is lost.
+    nb = _notebook("import time\ntime.sleep(1.5)\nprint('slept')")
+    sink = NotebookFileSink(nb, None)
+    sent = anyio.Event()
+    engine = NotebookEngine(kernel, sink, on_cell_sent=lambda cell, msg_id: sent.set())
+    other = kernel.manager.client()
+    other.start_channels()
+    try:
+        async with anyio.create_task_group() as tg:
+            await tg.start(engine.serve)
+            engine.enqueue(sink.cell_ids())
+            with anyio.fail_after(60):
+                await sent.wait()
+                for _ in range(10):
+                    msg = other.session.msg("kernel_info_request")
+                    other.control_channel.send(msg)
+                    await other.get_control_msg(timeout=30)
+                await engine.wait_idle()
+            tg.cancel_scope.cancel()
+    finally:
+        other.stop_channels()
+    assert nb["cells"][0]["outputs"] == [
+        {"output_type": "stream", "name": "stdout", "text": "slept\n"}
+    ]

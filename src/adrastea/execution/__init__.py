@@ -8,7 +8,7 @@ batch jobs); what differs is the ``OutputSink`` it writes into and the
 from __future__ import annotations
 
 from adrastea.execution._engine import EngineStatus, NotebookEngine
-from adrastea.execution._kernel import KernelConnection, ManagerConnection
+from adrastea.execution._kernel import KernelConnection, ManagerConnection, start_client
 from adrastea.execution._runner import CellResult, CellRunner, InputProvider
 from adrastea.execution._sink import CellState, Output, OutputSink
 
@@ -23,4 +23,5 @@ __all__ = [
     "NotebookEngine",
     "Output",
     "OutputSink",
+    "start_client",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Protocol
 
 
@@ -27,6 +28,23 @@ class KernelConnection(Protocol):
     async def restart(self) -> None: ...
 
 
+def start_client(manager: Any) -> Any:
+    """A new ``manager.client()`` with started channels and a session id of its own.
+
+    jupyter_client gives every client of a manager a clone of the manager's
+    session: the same session id and a message counter starting at 0, so two
+    clients (or a client and the manager's own kernel_info probes) send
+    requests with the *same* ``msg_id``.  The runner matches iopub messages
+    by their parent's ``msg_id``, so another request's ``idle`` status would
+    end a cell early and its outputs would be lost.  A fresh session id makes
+    every ``msg_id`` unique; the signing key is unchanged.
+    """
+    client = manager.client()
+    client.session.session = str(uuid.uuid4())
+    client.start_channels()
+    return client
+
+
 class ManagerConnection:
     """A ``KernelConnection`` over a plain jupyter_client ``AsyncKernelManager``."""
 
@@ -34,9 +52,7 @@ class ManagerConnection:
         self.manager = manager
 
     def client(self) -> Any:
-        client = self.manager.client()
-        client.start_channels()
-        return client
+        return start_client(self.manager)
 
     async def wait_ready(self) -> None:
         return None

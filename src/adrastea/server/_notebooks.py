@@ -33,7 +33,7 @@ from adrastea.config import Settings
 from adrastea.contents import ContentsManager
 from adrastea.documents import LiveNotebook, atomic_write, document_dir, ymeta
 from adrastea.errors import AdrasteaError, BadRequest, Conflict, KernelError, KernelNotFound
-from adrastea.execution import CellResult, NotebookEngine
+from adrastea.execution import CellResult, NotebookEngine, start_client
 from adrastea.execution._document_sink import DocumentSink
 from adrastea.kernels import KernelRegistry
 from adrastea.kernels._environments import Environment, EnvironmentCatalog, materialize
@@ -53,9 +53,7 @@ class RegistryConnection:
         self.startup_timeout = startup_timeout
 
     def client(self) -> Any:
-        client = self.registry.get(self.kernel_id).manager.client()
-        client.start_channels()
-        return client
+        return start_client(self.registry.get(self.kernel_id).manager)
 
     async def wait_ready(self) -> None:
         kernel = self.registry.get(self.kernel_id)
