@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,9 @@ class NotebookFileSink:
     def save(self) -> None:
         if self.path is not None:
             write_atomically(self.path, dump_notebook(self.nb))
+
+    def batch(self) -> AbstractContextManager[Any]:
+        return contextlib.nullcontext()  # a plain dict: nothing to group
 
     def cell_ids(self) -> list[str]:
         return [cell["id"] for cell in self.nb["cells"]]

@@ -216,7 +216,7 @@ def write_notebook(path: Path, nb: Mapping[str, Any], lazy: LazyTexts | None = N
     return _write_atomically(path, _batched(encode_notebook(nb, lazy)))
 
 
-def atomic_write(path: Path, data: bytes) -> FileStamp:
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> FileStamp:
     """Replace ``path`` with ``data`` so readers see the old file or the new one, never half.
 
     A temporary file in the same folder is written and fsynced, renamed over
@@ -224,11 +224,15 @@ def atomic_write(path: Path, data: bytes) -> FileStamp:
     survives a crash.  The file keeps its permission bits (new files get
     ``0o666`` minus the umask); a symlink is followed and its target replaced.
     On failure the temporary file is removed and ``path`` is untouched.
+
+    ``durable=False`` skips both fsyncs: the replace is still atomic and
+    survives the writer being killed, but not a crash of the machine.  For
+    state rewritten many times a second whose loss in a power cut is harmless.
     """
-    return _write_atomically(path, [data])
+    return _write_atomically(path, [data], durable=durable)
 
 
-def _write_atomically(path: Path, chunks: Iterable[bytes]) -> FileStamp:
+def _write_atomically(path: Path, chunks: Iterable[bytes], *, durable: bool = True) -> FileStamp:
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -241,14 +245,16 @@ def _write_atomically(path: Path, chunks: Iterable[bytes]) -> FileStamp:
                 digest.update(chunk)
                 f.write(chunk)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
             # rename keeps the mtime, so this is the stamp the file will have.
             st = os.fstat(f.fileno())
         tmp.replace(target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(target.parent)
+    if durable:
+        _fsync_dir(target.parent)
     return FileStamp(st.st_mtime_ns, st.st_size, digest.hexdigest())
 
 

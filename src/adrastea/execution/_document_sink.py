@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from contextlib import AbstractContextManager
 from typing import Any
 
 from pycrdt import Map
@@ -33,6 +34,9 @@ class DocumentSink:
         self._hints[cell_id] = index
         ycell: Map[Any] = notebook.ycells[index]
         return ycell
+
+    def batch(self) -> AbstractContextManager[Any]:
+        return self.live.notebook.ydoc.transaction()
 
     def cell_ids(self) -> list[str]:
         return [str(ycell.get("id")) for ycell in self.live.notebook.ycells]

@@ -102,9 +102,10 @@ class CellRunner:
         sink = self.sink
         source = sink.cell_source(cell_id)
         self._forget_displays(cell_id)
-        sink.clear_outputs(cell_id)
-        sink.set_execution_count(cell_id, None)
-        sink.set_state(cell_id, "running")
+        with sink.batch():
+            sink.clear_outputs(cell_id)
+            sink.set_execution_count(cell_id, None)
+            sink.set_state(cell_id, "running")
         msg_id = self.client.execute(
             source, store_history=True, allow_stdin=self.ask_input is not None, stop_on_error=True
         )
@@ -206,13 +207,14 @@ class CellRunner:
 
         if result is None:  # pragma: no cover - the task group always sets it
             result = CellResult(status="error", ename="Unknown", evalue="no reply")
-        if result.status == "died":
-            self._note(cell_id, "stderr", f"\nAdrastea: the kernel died: {result.evalue}\n")
-        if result.execution_count is not None:
-            sink.set_execution_count(cell_id, result.execution_count)
-        sink.set_execution_metadata(cell_id, timing)
-        sink.set_state(cell_id, "idle")
-        sink.cell_finished(cell_id, result.status == "ok")
+        with sink.batch():
+            if result.status == "died":
+                self._note(cell_id, "stderr", f"\nAdrastea: the kernel died: {result.evalue}\n")
+            if result.execution_count is not None:
+                sink.set_execution_count(cell_id, result.execution_count)
+            sink.set_execution_metadata(cell_id, timing)
+            sink.set_state(cell_id, "idle")
+            sink.cell_finished(cell_id, result.status == "ok")
         return result
 
     async def _interrupt(self) -> None:

@@ -7,6 +7,7 @@ headless runs.  Both see exactly the same calls from the same engine.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any, Literal, Protocol
 
 CellState = Literal["idle", "queued", "running"]
@@ -19,6 +20,13 @@ class OutputSink(Protocol):
     Cells are addressed by id.  Output indices are stable between two
     ``clear_outputs`` of a cell: outputs are only appended or replaced.
     """
+
+    def batch(self) -> AbstractContextManager[Any]:
+        """Group the calls made inside the ``with`` block into one change.
+
+        For a live document that is one transaction, so its clients get one
+        update (not one per call) when a cell starts or ends.
+        """
 
     def cell_ids(self) -> list[str]:
         """Ids of all cells, in document order."""

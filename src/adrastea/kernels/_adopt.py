@@ -61,6 +61,7 @@ async def reattach(
         started=record.started,
         provisioner_name=record.provisioner_name,
         launch_env=dict(record.launch_env),
+        environment=record.environment,
     )
     if await kernel.kernel_info(within) is None:
         log.warning("recorded kernel %s is running but does not answer", record.id)

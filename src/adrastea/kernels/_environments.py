@@ -172,6 +172,35 @@ class EnvironmentCatalog:
             known = ", ".join(self._by_name) or "none"
             raise EnvironmentNotFound(f"no environment {name!r} (known: {known})") from None
 
+    def choose(
+        self,
+        name: str | None,
+        choices: Mapping[str, Any] | None = None,
+        *,
+        kernelspec: str | None = None,
+    ) -> tuple[Environment, dict[str, Any]]:
+        """The environment ``name`` and the user's ``choices``, resolved (``resolve``).
+
+        What every door that starts a kernel in a place checks first, so
+        nothing starts on a bad request.  ``kernelspec`` is a kernel spec name
+        the client sent too (Jupyter clients always send one): if given, it
+        must be the environment's.
+
+        Raises:
+            EnvironmentNotFound: no environment ``name``.
+            InvalidChoice: choices without an environment, a kernel spec that
+                is not the environment's, or a choice ``resolve`` refuses.
+        """
+        if name is None:
+            raise InvalidChoice("environment", "choices need an environment to apply to")
+        env = self.get(name)
+        if kernelspec is not None and kernelspec != env.kernelspec:
+            raise InvalidChoice(
+                "name",
+                f"environment {env.name!r} runs kernel spec {env.kernelspec!r}, not {kernelspec!r}",
+            )
+        return env, env.resolve(choices)
+
 
 def _from_settings(env: EnvironmentSettings) -> Environment:
     return Environment(

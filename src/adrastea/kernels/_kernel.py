@@ -22,7 +22,13 @@ from jupyter_client.session import Session
 
 from adrastea.kernels._drain import SocketDrain
 from adrastea.kernels._wire import KernelInfoProbe, execution_state, msg_type, split_message
-from adrastea.kernels.types import Channel, ExecutionState, KernelId, KernelModel
+from adrastea.kernels.types import (
+    Channel,
+    ExecutionState,
+    KernelEnvironment,
+    KernelId,
+    KernelModel,
+)
 
 __all__ = ["Kernel", "KernelEvent"]
 
@@ -69,6 +75,7 @@ class Kernel:
         started: datetime,
         provisioner_name: str,
         launch_env: dict[str, str],
+        environment: KernelEnvironment | None = None,
     ) -> None:
         self.id = kernel_id
         self.name = name
@@ -77,6 +84,7 @@ class Kernel:
         self.started = started
         self.provisioner_name = provisioner_name
         self.launch_env = launch_env
+        self.environment = environment
         self.execution_state: ExecutionState = "starting"
         self.last_activity = _now()
         self.connections = 0
@@ -106,7 +114,24 @@ class Kernel:
             execution_state=self.execution_state,
             connections=self.connections,
             reason=self.reason,
+            environment=self.environment,
+            job_id=self.job_id,
         )
+
+    @property
+    def job_id(self) -> str | None:
+        """The Slurm job the kernel runs in (its provisioner's ``job_id``), if any."""
+        job_id = getattr(self.manager.provisioner, "job_id", None)
+        return str(job_id) if job_id is not None else None
+
+    def end_reason(self) -> str | None:
+        """Why the place the kernel ran in is gone for good (a Slurm job ended), if so.
+
+        Provisioners that run kernels in jobs tell (``end_reason()``); for a
+        local process this is always None.
+        """
+        end_reason = getattr(self.manager.provisioner, "end_reason", None)
+        return end_reason() if end_reason is not None else None
 
     def connect(self, channel: Channel, identity: bytes | None = None) -> zmq.asyncio.Socket:
         """A new zmq socket connected to ``channel``; the caller closes it.

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from adrastea.kernels.types import KernelId
+from adrastea.kernels.types import KernelEnvironment, KernelId
 
 if TYPE_CHECKING:
     from adrastea.kernels._kernel import Kernel
@@ -53,6 +53,9 @@ class KernelRecord(BaseModel):
         description="Environment variables added for this kernel (reapplied on restart).",
     )
     started: datetime = Field(description="When the kernel (process) was started, UTC.")
+    environment: KernelEnvironment | None = Field(
+        None, description="The environment it was started in, if one was named."
+    )
 
 
 class RecordStore:
@@ -124,6 +127,7 @@ async def record_of(kernel: Kernel) -> KernelRecord:
         cwd=kernel.cwd,
         launch_env=kernel.launch_env,
         started=kernel.started,
+        environment=kernel.environment,
     )
 
 

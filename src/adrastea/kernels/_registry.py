@@ -40,10 +40,11 @@ from adrastea.errors import (
 )
 from adrastea.kernels._adopt import reattach
 from adrastea.kernels._cull import cull_forever
+from adrastea.kernels._environments import SPECS_FOLDER, Environment, materialize
 from adrastea.kernels._kernel import Kernel
 from adrastea.kernels._record import KernelRecord, RecordStore, provisioner_name, record_of
 from adrastea.kernels._specs import KernelSpecCatalog
-from adrastea.kernels.types import KernelId, KernelModel
+from adrastea.kernels.types import KernelEnvironment, KernelId, KernelModel
 
 __all__ = ["KernelRegistry"]
 
@@ -74,6 +75,11 @@ class KernelRegistry:
         self.root = root.expanduser().resolve()
         self.state_dir = state_dir
         self.specs = KernelSpecCatalog(settings.default_kernel_name)
+        # The kernelspecs written for environments: found when starting and,
+        # before anything else, when re-adopting their kernels.
+        kernel_dirs = self.specs.manager.kernel_dirs
+        if str(state_dir / SPECS_FOLDER) not in kernel_dirs:
+            kernel_dirs.append(str(state_dir / SPECS_FOLDER))
         self._store = RecordStore(state_dir / "kernels")
         self._kernels: dict[KernelId, Kernel] = {}
         self._started = datetime.now(UTC)
@@ -154,6 +160,7 @@ class KernelRegistry:
         path: str | None = None,
         env: Mapping[str, str] | None = None,
         kernel_id: str | None = None,
+        environment: KernelEnvironment | None = None,
     ) -> Kernel:
         """Start a kernel from spec ``name`` (default: the configured one).
 
@@ -162,6 +169,8 @@ class KernelRegistry:
         an API path (relative to the served root) whose folder becomes the
         kernel's working directory; ``env`` is added to the server's
         environment.  An existing ``kernel_id`` returns that kernel.
+        ``environment`` is what the kernel's model reports as its place (see
+        ``start_in``).
 
         Raises:
             BadRequest: ``kernel_id`` is not a UUID.
@@ -197,6 +206,7 @@ class KernelRegistry:
             started=datetime.now(UTC),
             provisioner_name=provisioner_name(spec.metadata),
             launch_env=launch_env,
+            environment=environment,
         )
         if self._closing:  # shutdown_all has already run: do not leave this one behind
             with anyio.CancelScope(shield=True):
@@ -208,6 +218,30 @@ class KernelRegistry:
         self._spawn(self._settle, kernel)
         log.info("started kernel %s (%s) in %s", kid, name, cwd)
         return kernel
+
+    async def start_in(
+        self,
+        environment: Environment,
+        choices: Mapping[str, Any],
+        *,
+        path: str | None = None,
+        env: Mapping[str, str] | None = None,
+        kernel_id: str | None = None,
+    ) -> Kernel:
+        """Start a kernel in ``environment`` with ``choices`` resolved by it.
+
+        The one way every door (kernels and sessions API, notebooks) starts a
+        kernel in a place: a Slurm environment's kernelspec is written to the
+        state folder first (``materialize``), then started like any other.
+        The kernel's model names the environment and choices.  Raises what
+        ``start`` raises.
+        """
+        base = await self.specs.load(environment.kernelspec)
+        name = await anyio.to_thread.run_sync(
+            materialize, environment, choices, base, self.state_dir
+        )
+        place = KernelEnvironment(name=environment.name, choices=dict(choices))
+        return await self.start(name, path=path, env=env, kernel_id=kernel_id, environment=place)
 
     async def interrupt(self, kernel_id: str) -> None:
         """Interrupt the kernel (signal or interrupt_request, as its spec says).
@@ -414,7 +448,13 @@ class KernelRegistry:
                     continue
                 if alive:
                     continue
-                if kernel.answered:
+                ended = kernel.end_reason()
+                if ended is not None:
+                    # Its Slurm job is over (TIMEOUT, CANCELLED, ...): a new
+                    # job would queue and start from scratch, so the kernel
+                    # is dead until someone restarts it on purpose.
+                    kernel.die(ended)
+                elif kernel.answered:
                     self._spawn(self._auto_restart, kernel)
                 else:
                     kernel.die("the kernel exited before it ever answered")

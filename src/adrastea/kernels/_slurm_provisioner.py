@@ -21,8 +21,8 @@ Life of a kernel (see ``SlurmKernelConfig`` for the options):
 * ``poll``/``wait`` follow the job with ``squeue`` (never the heartbeat: a
   queued kernel has none): alive while pending or running, then the exit
   status, ``-SIGNAL`` when Slurm killed it.  How it ended (TIMEOUT,
-  CANCELLED, OUT_OF_MEMORY, NODE_FAIL, FAILED with exit code) is logged and
-  kept in ``ended``.
+  CANCELLED, OUT_OF_MEMORY, NODE_FAIL, FAILED with exit code) is logged,
+  kept in ``ended`` and told by ``end_reason()``.
 * ``send_signal(SIGINT)`` is ``scancel --signal=INT --full``; ``kill`` and
   ``terminate`` are ``scancel`` (Slurm sends SIGTERM, then SIGKILL after
   KillWait).
@@ -310,6 +310,16 @@ class SlurmProvisioner(KernelProvisionerBase):
         info = await default_watcher().get(self.job_id, max_age=self._max_age())
         self._last = info
         return info
+
+    def end_reason(self) -> str | None:
+        """How the job ended (``Slurm job 12 TIMEOUT on node1, ...``); None until it has.
+
+        Adrastea's registry marks a kernel whose job ended dead with this
+        reason instead of restarting it (which would mean a new job).
+        """
+        if self.ended is None:
+            return None
+        return f"Slurm {self.ended.describe()}"
 
     async def cancel(self) -> None:
         """Cancel the job, queued or running (``scancel``); a finished job is left alone."""

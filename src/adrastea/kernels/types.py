@@ -11,6 +11,7 @@ __all__ = [
     "CHANNELS",
     "Channel",
     "ExecutionState",
+    "KernelEnvironment",
     "KernelId",
     "KernelModel",
     "KernelSpecModel",
@@ -39,6 +40,17 @@ def format_timestamp(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+class KernelEnvironment(BaseModel):
+    """Where a kernel was started: an environment and the user's resolved choices."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(description="The environment's name (see ``/api/environments``).")
+    choices: dict[str, Any] = Field(
+        default_factory=dict, description="The resources it got: the choices and defaults."
+    )
+
+
 class KernelModel(BaseModel):
     """A running kernel, in Jupyter Server's ``/api/kernels`` shape."""
 
@@ -52,6 +64,10 @@ class KernelModel(BaseModel):
     reason: str | None = Field(
         None, description="Why the kernel is dead or failed to restart, when it is."
     )
+    environment: KernelEnvironment | None = Field(
+        None, description="The environment it was started in (None: just its kernel spec)."
+    )
+    job_id: str | None = Field(None, description="The Slurm job it runs in, if any.")
 
     @field_serializer("last_activity")
     def _serialize_last_activity(self, value: datetime) -> str:

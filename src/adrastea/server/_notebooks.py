@@ -22,6 +22,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -36,7 +37,7 @@ from adrastea.errors import AdrasteaError, BadRequest, Conflict, KernelError, Ke
 from adrastea.execution import CellResult, NotebookEngine, start_client
 from adrastea.execution._document_sink import DocumentSink
 from adrastea.kernels import KernelRegistry
-from adrastea.kernels._environments import Environment, EnvironmentCatalog, materialize
+from adrastea.kernels._environments import Environment, EnvironmentCatalog
 from adrastea.server._yroom import YRoom
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,8 @@ class RegistryConnection:
         if kernel.lock.locked():
             return None  # restarting right now
         if not await kernel.manager.is_alive():
-            return kernel.reason or "the kernel process exited"
+            # A Slurm job's end (TIMEOUT, ...) says more than "exited".
+            return kernel.end_reason() or kernel.reason or "the kernel process exited"
         return None
 
     async def interrupt(self) -> None:
@@ -119,6 +121,7 @@ class NotebookService:
         self.state_dir = state_dir
         self._open: dict[str, OpenNotebook] = {}
         self._opening = anyio.Lock()
+        self._persisting = anyio.Lock()
         self._tg: TaskGroup | None = None
 
     # -- lifecycle -------------------------------------------------------------
@@ -237,9 +240,7 @@ class NotebookService:
     async def _start_kernel(
         self, nb: OpenNotebook, env: Environment, resolved: dict[str, Any]
     ) -> None:
-        base = await self.kernels.specs.load(env.kernelspec)
-        name = await anyio.to_thread.run_sync(materialize, env, resolved, base, self.state_dir)
-        kernel = await self.kernels.start(name, path=nb.path)
+        kernel = await self.kernels.start_in(env, resolved, path=nb.path)
         nb.kernel_id = kernel.id
         nb.environment = {"name": env.name, "choices": resolved}
         if env.placement == "slurm":
@@ -254,8 +255,7 @@ class NotebookService:
         then the old kernel is shut down and a new one started in the new
         place.  The notebook remembers the environment in its metadata.
         """
-        env = self.environments.get(environment)
-        resolved = env.resolve(choices)
+        env, resolved = self.environments.choose(environment, choices)
         nb = await self.open(path)
         async with nb.lock:
             await self._stop_engine(nb)
@@ -409,10 +409,22 @@ class NotebookService:
     # -- persistence of bindings ----------------------------------------------
 
     def _persist_soon(self) -> None:
-        self._task_group.start_soon(self._persist)
+        # Which cell runs changes twice per cell: not worth two fsyncs each
+        # time.  A killed server still finds the file; a power cut may lose
+        # the last few, which only costs re-attaching to a running cell.
+        self._task_group.start_soon(partial(self._persist, durable=False))
 
-    async def _persist(self) -> None:
-        data = {
+    async def _persist(self, *, durable: bool = True) -> None:
+        """Write the notebook-kernel bindings (``notebooks.json``), newest state last."""
+        async with self._persisting:  # so an older snapshot never lands after a newer one
+            data = self._bindings()
+            payload = json.dumps(data, indent=1).encode()
+            await anyio.to_thread.run_sync(
+                partial(atomic_write, self.state_dir / _BINDINGS, payload, durable=durable)
+            )
+
+    def _bindings(self) -> dict[str, Any]:
+        return {
             nb.path: {
                 "kernel_id": nb.kernel_id,
                 "environment": nb.environment,
@@ -422,8 +434,6 @@ class NotebookService:
             for nb in self._open.values()
             if nb.kernel_id is not None
         }
-        payload = json.dumps(data, indent=1).encode()
-        await anyio.to_thread.run_sync(atomic_write, self.state_dir / _BINDINGS, payload)
 
     async def _readopt(self) -> None:
         """Re-attach kernels adopted by the registry to their notebooks."""
@@ -444,6 +454,8 @@ class NotebookService:
             nb.kernel_id = kernel_id
             nb.environment = binding.get("environment")
             await self._start_engine(nb)
+            if self.kernels.get(kernel_id).job_id is not None:
+                self._task_group.start_soon(self._watch_walltime, nb, kernel_id)
             running = binding.get("running")
             queue = [c for c in binding.get("queue", []) if c in nb.sink.cell_ids()]
             if running and running.get("cell_id") in nb.sink.cell_ids():

@@ -10,11 +10,16 @@ import contextlib
 import posixpath
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from adrastea.errors import BadRequest, KernelNotFound, SessionNotFound
 from adrastea.kernels import KernelModel, KernelRegistry
+from adrastea.kernels._environments import Environment
+
+#: An environment and the user's resolved choices for it (``EnvironmentCatalog.choose``).
+Place = tuple[Environment, dict[str, Any]]
 
 __all__ = ["NotebookRef", "SessionManager", "SessionModel"]
 
@@ -87,12 +92,16 @@ class SessionManager:
         type: str = "notebook",
         kernel_name: str | None = None,
         kernel_id: str | None = None,
+        place: Place | None = None,
     ) -> SessionModel:
-        """A new session on an existing kernel (``kernel_id``) or a new one."""
+        """A new session on an existing kernel (``kernel_id``) or a new one.
+
+        A new kernel starts in ``place`` if given, else from ``kernel_name``.
+        """
         _check_text(path=path, name=name, type=type)
         session_id = str(uuid.uuid4())
         if kernel_id is None or kernel_id not in self.kernels:
-            kernel_id = await self._start_kernel(path, name, kernel_name, kernel_id)
+            kernel_id = await self._start_kernel(path, name, kernel_name, kernel_id, place)
         session = _Session(session_id, path, name, type, kernel_id)
         self._sessions[session_id] = session
         return self._model(session)
@@ -106,12 +115,13 @@ class SessionManager:
         type: str | None = None,
         kernel_name: str | None = None,
         kernel_id: str | None = None,
+        place: Place | None = None,
     ) -> SessionModel:
         """Rename or retype a session, or move it to another kernel.
 
-        ``kernel_id`` (which wins over ``kernel_name``) must name a running
-        kernel; ``kernel_name`` starts a new one.  The kernel it leaves is shut
-        down, as Jupyter Server does.
+        ``kernel_id`` (which wins) must name a running kernel; ``place`` or
+        ``kernel_name`` starts a new one.  The kernel it leaves is shut down,
+        as Jupyter Server does.
         """
         session = self._find(session_id)
         _check_text(path=path, name=name, type=type)
@@ -119,8 +129,8 @@ class SessionManager:
             raise BadRequest(f"no kernel with id {kernel_id!r}")
         new_path = path if path is not None else session.path
         new_name = name if name is not None else session.name
-        if kernel_id is None and kernel_name is not None:
-            kernel_id = await self._start_kernel(new_path, new_name, kernel_name, None)
+        if kernel_id is None and (kernel_name is not None or place is not None):
+            kernel_id = await self._start_kernel(new_path, new_name, kernel_name, None, place)
         session.path, session.name = new_path, new_name
         session.type = type if type is not None else session.type
         old_kernel = session.kernel_id
@@ -138,7 +148,12 @@ class SessionManager:
         await self._shutdown_kernel(session.kernel_id)
 
     async def _start_kernel(
-        self, path: str, name: str, kernel_name: str | None, kernel_id: str | None
+        self,
+        path: str,
+        name: str,
+        kernel_name: str | None,
+        kernel_id: str | None,
+        place: Place | None,
     ) -> str:
         # Like Jupyter Server: the kernel runs in the document's folder and
         # learns the document through JPY_SESSION_NAME.
@@ -146,12 +161,13 @@ class SessionManager:
         document = self.kernels.root / path.strip("/")
         if name and not path.endswith(name):
             document = self.kernels.root / folder / name
-        kernel = await self.kernels.start(
-            kernel_name,
-            path=folder,
-            env={"JPY_SESSION_NAME": str(document)},
-            kernel_id=kernel_id,
-        )
+        env = {"JPY_SESSION_NAME": str(document)}
+        if place is not None:
+            kernel = await self.kernels.start_in(*place, path=folder, env=env, kernel_id=kernel_id)
+        else:
+            kernel = await self.kernels.start(
+                kernel_name, path=folder, env=env, kernel_id=kernel_id
+            )
         return kernel.id
 
     async def _shutdown_kernel(self, kernel_id: str) -> None:

@@ -30,6 +30,7 @@ from adrastea.server.routers import (
     notebooks,
     sessions,
     status,
+    ui,
 )
 
 __all__ = ["ROUTERS", "create_app"]
@@ -37,7 +38,7 @@ __all__ = ["ROUTERS", "create_app"]
 #: Every router the app mounts, in order (tests enumerate their routes).
 ROUTERS = tuple(
     m.router
-    for m in (status, contents, kernelspecs, kernels, sessions, environments, notebooks, jobs)
+    for m in (status, contents, kernelspecs, kernels, sessions, environments, notebooks, jobs, ui)
 )
 
 

@@ -11,13 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from adrastea.config import Settings
 from adrastea.errors import AdrasteaError, BadRequest
 from adrastea.kernels import KernelModel, KernelRegistry
+from adrastea.kernels._environments import EnvironmentCatalog
 from adrastea.server._channels import serve_kernel_channels
-from adrastea.server.deps import get_kernels, get_settings
+from adrastea.server.deps import get_environments, get_kernels, get_settings
 from adrastea.server.problems import problem_response, ws_close_code
 
 router = APIRouter(tags=["kernels"])
 
 Kernels = Annotated[KernelRegistry, Depends(get_kernels)]
+Environments = Annotated[EnvironmentCatalog, Depends(get_environments)]
 
 _KERNEL_ENV = re.compile(r"KERNEL_[A-Za-z0-9_]*")
 
@@ -37,6 +39,14 @@ class KernelStartRequest(BaseModel):
         description="Environment for the kernel; only KERNEL_* variables are used "
         "(as a Jupyter kernel gateway does).",
     )
+    environment: str | None = Field(
+        None,
+        description="Start in this environment (see /api/environments) instead of "
+        "from the kernel spec alone; name, if given, must be its kernel spec.",
+    )
+    choices: dict[str, str | int] | None = Field(
+        None, description="The user's choices for the environment's open fields."
+    )
 
 
 @router.get("/api/kernels")
@@ -49,10 +59,19 @@ async def list_kernels(kernels: Kernels) -> list[KernelModel]:
 async def start_kernel(
     response: Response,
     kernels: Kernels,
+    environments: Environments,
     body: Annotated[KernelStartRequest | None, Body()] = None,
 ) -> KernelModel:
-    """Start a kernel; returns once launched (``execution_state`` is ``starting``)."""
+    """Start a kernel; returns once launched (``execution_state`` is ``starting``).
+
+    With ``environment`` (and ``choices``) the kernel starts in that place,
+    e.g. a Slurm job; bad choices are refused (422 naming the field) before
+    anything starts.
+    """
     request = body or KernelStartRequest()
+    place = None
+    if request.environment is not None or request.choices:
+        place = environments.choose(request.environment, request.choices, kernelspec=request.name)
     env = {}
     for key, value in (request.env or {}).items():
         if not _KERNEL_ENV.fullmatch(key):
@@ -60,9 +79,14 @@ async def start_kernel(
         if "\0" in value:
             raise BadRequest(f"env.{key}: contains a NUL character")
         env[key] = value
-    kernel = await kernels.start(
-        request.name, path=request.path, env=env, kernel_id=request.kernel_id
-    )
+    if place is not None:
+        kernel = await kernels.start_in(
+            *place, path=request.path, env=env, kernel_id=request.kernel_id
+        )
+    else:
+        kernel = await kernels.start(
+            request.name, path=request.path, env=env, kernel_id=request.kernel_id
+        )
     response.headers["Location"] = f"/api/kernels/{kernel.id}"
     return kernel.model()
 

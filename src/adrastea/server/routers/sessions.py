@@ -2,27 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from adrastea.errors import BadRequest
+from adrastea.kernels._environments import Environment, EnvironmentCatalog
 from adrastea.server._sessions import SessionManager, SessionModel
-from adrastea.server.deps import get_sessions
+from adrastea.server.deps import get_environments, get_sessions
 
 router = APIRouter(tags=["sessions"])
 
 Sessions = Annotated[SessionManager, Depends(get_sessions)]
+Environments = Annotated[EnvironmentCatalog, Depends(get_environments)]
 
 
 class KernelRef(BaseModel):
-    """Which kernel: a running one by ``id`` (wins), or a new one from spec ``name``."""
+    """Which kernel: a running one by ``id`` (wins), or a new one from spec ``name``.
+
+    A new kernel starts in ``environment`` with ``choices`` when one is given.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
     id: str | None = Field(None, description="A running kernel's id.")
     name: str | None = Field(None, description="Kernel spec to start a new kernel from.")
+    environment: str | None = Field(
+        None,
+        description="Start a new kernel in this environment (see /api/environments); "
+        "name, if given, must be its kernel spec.",
+    )
+    choices: dict[str, str | int] | None = Field(
+        None, description="The user's choices for the environment's open fields."
+    )
+
+    def place(self, environments: EnvironmentCatalog) -> tuple[Environment, dict[str, Any]] | None:
+        """The checked environment and choices for a new kernel, if any were asked for."""
+        if self.id is not None or (self.environment is None and not self.choices):
+            return None
+        return environments.choose(self.environment, self.choices, kernelspec=self.name)
 
 
 class _Notebook(BaseModel):
@@ -64,9 +83,13 @@ async def list_sessions(sessions: Sessions) -> list[SessionModel]:
 
 @router.post("/api/sessions", status_code=201)
 async def create_session(
-    body: SessionCreate, response: Response, sessions: Sessions
+    body: SessionCreate, response: Response, sessions: Sessions, environments: Environments
 ) -> SessionModel:
-    """Create a session, or return the one already open on ``path``."""
+    """Create a session, or return the one already open on ``path``.
+
+    A new kernel starts in ``kernel.environment`` with ``kernel.choices``
+    when given; bad choices are refused (422 naming the field) first.
+    """
     path, type_ = body.path, body.type
     if body.notebook is not None and (body.notebook.path or body.notebook.name):
         # The pre-2015 API, still accepted by Jupyter Server.
@@ -75,15 +98,17 @@ async def create_session(
         raise BadRequest("missing field in JSON data: path")
     if not type_:
         raise BadRequest("missing field in JSON data: type")
+    kernel = body.kernel or KernelRef()
+    place = kernel.place(environments)
     model = sessions.find_by_path(path)
     if model is None:
-        kernel = body.kernel or KernelRef()
         model = await sessions.create(
             path,
             name=body.name or "",
             type=type_,
             kernel_name=kernel.name,
             kernel_id=kernel.id,
+            place=place,
         )
     response.headers["Location"] = f"/api/sessions/{model.id}"
     return model
@@ -96,7 +121,9 @@ async def get_session(session_id: str, sessions: Sessions) -> SessionModel:
 
 
 @router.patch("/api/sessions/{session_id}")
-async def update_session(session_id: str, body: SessionUpdate, sessions: Sessions) -> SessionModel:
+async def update_session(
+    session_id: str, body: SessionUpdate, sessions: Sessions, environments: Environments
+) -> SessionModel:
     """Rename or retype a session, or change its kernel (the old one is shut down)."""
     path, type_ = body.path, body.type
     if body.notebook is not None and body.notebook.path:
@@ -109,6 +136,7 @@ async def update_session(session_id: str, body: SessionUpdate, sessions: Session
         type=type_,
         kernel_name=kernel.name,
         kernel_id=kernel.id,
+        place=kernel.place(environments),
     )
 
 
