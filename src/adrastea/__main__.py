@@ -1,3 +1,3 @@
-from adrastea.cli import main
+from adrastea._launch import main
 
 main()

@@ -284,8 +284,23 @@ async def execute_notebook(
         _finish(nb, output, meta, outcome)
     finally:
         with contextlib.suppress(Exception):
-            await manager.shutdown_kernel(now=True)
+            await _kill_kernel(manager)
     return outcome
+
+
+async def _kill_kernel(manager: Any) -> None:
+    """Stop the kernel at once: the notebook is saved, there is nothing left to ask it.
+
+    jupyter_client's ``shutdown_kernel(now=True)`` polls for the exit every
+    0.1 s; waiting on the (killed) process itself returns as soon as it is gone.
+    """
+    process = getattr(manager.provisioner, "process", None)
+    if process is None:  # not a local process: let its provisioner do it
+        await manager.shutdown_kernel(now=True)
+        return
+    await manager.provisioner.kill()
+    await anyio.to_thread.run_sync(process.wait)
+    await manager.cleanup_resources()
 
 
 def _finish(nb: dict[str, Any], output: Path, meta: dict[str, Any], outcome: RunOutcome) -> None:
@@ -385,9 +400,12 @@ def _light_spec_manager() -> Any:
     """A KernelSpecManager that reads kernel.json without importing ipykernel.
 
     jupyter_client imports ipykernel (and with it IPython, about 0.6 s) just
-    to look up the ``python3`` spec; a headless run only needs the file.
+    to look up the ``python3`` spec, and IPython (0.3 s) for the folder list;
+    a headless run only needs the file.  The folders are jupyter_client's:
+    Jupyter's data path, then IPython's old ``kernels`` folder.
     """
     from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
+    from jupyter_core.paths import jupyter_path
 
     class _Light(KernelSpecManager):
         def get_kernel_spec(self, kernel_name: str) -> Any:
@@ -396,4 +414,5 @@ def _light_spec_manager() -> Any:
                 raise NoSuchKernel(kernel_name)
             return KernelSpec.from_resource_dir(resource_dir)
 
-    return _Light()
+    ipython_dir = Path(os.environ.get("IPYTHONDIR") or "~/.ipython").expanduser()
+    return _Light(kernel_dirs=[*jupyter_path("kernels"), str(ipython_dir / "kernels")])
