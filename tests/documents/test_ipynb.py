@@ -15,6 +15,7 @@ import nbformat
 import pytest
 
 from adrastea.documents import (
+    CellCache,
     FileStamp,
     LazyTexts,
     atomic_write,
@@ -256,3 +257,32 @@ def test_atomic_write_of_new_file_respects_umask(tmp_path: Path) -> None:
         os.umask(old)
 
     assert stat.S_IMODE((tmp_path / "new.ipynb").stat().st_mode) == 0o640
+
+
+def test_cell_cache_encodes_exactly_like_encode_notebook() -> None:
+    # adrastea run saves after every cell through a CellCache: the file must be
+    # byte-identical to a full encode after each kind of change.
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["x"] = {"a": [1, "é\nz"]}
+    nb.cells = [
+        nbformat.v4.new_code_cell("a = 1\nprint(a)"),
+        nbformat.v4.new_markdown_cell("# hi\n\nthere $x$"),
+        nbformat.v4.new_raw_cell(""),
+    ]
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output("stream", text="l1\nl2\n"),
+        nbformat.v4.new_output("display_data", data={"text/plain": "x\ny", "image/png": "AAA"}),
+    ]
+    plain = json.loads(json.dumps(nb))
+    cache = CellCache()
+    assert cache.encode(plain) == "".join(encode_notebook(plain))
+
+    plain["cells"][0]["outputs"].append({"output_type": "stream", "name": "stderr", "text": "x"})
+    cache.changed(plain["cells"][0]["id"])
+    assert cache.encode(plain) == "".join(encode_notebook(plain))
+
+    plain["cells"].insert(1, {"cell_type": "markdown", "id": "new", "metadata": {}, "source": "n"})
+    del plain["cells"][3]
+    plain["metadata"]["y"] = 2
+    assert cache.encode(plain) == "".join(encode_notebook(plain))
+    assert cache.encode({**plain, "cells": []}) == "".join(encode_notebook({**plain, "cells": []}))

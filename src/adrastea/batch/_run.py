@@ -198,7 +198,7 @@ async def execute_notebook(
     from jupyter_client.manager import AsyncKernelManager
 
     name = kernel_name or nb["metadata"].get("kernelspec", {}).get("name") or "python3"
-    sink = NotebookFileSink(nb, output)
+    sink = NotebookFileSink(nb, output, save_on_finish=False)  # cell_done saves
     meta = _run_meta(nb)
     meta.update(status="running", start_time=_now(), kernel=name)
     meta.pop("end_time", None)
@@ -222,6 +222,7 @@ async def execute_notebook(
         cell = sink._cells[cell_id]
         if cell_id in previous and _same_outputs(cell["outputs"], previous[cell_id]):
             cell["outputs"] = previous[cell_id]
+            sink.touch(cell_id)
         if result.status == "ok" and cell_id not in completed:
             completed.append(cell_id)
         sink.save()

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         SaveFailed,
     )
     from adrastea.documents._ipynb import (
+        CellCache,
         LazyTexts,
         atomic_write,
         encode_notebook,
@@ -85,6 +86,7 @@ _LAZY = {
     "SpillStream": "adrastea.documents._spill",
     "SystemClock": "adrastea.documents._clock",
     "TerminalText": "adrastea.documents._terminal",
+    "CellCache": "adrastea.documents._ipynb",
     "atomic_write": "adrastea.documents._ipynb",
     "cap_notebook": "adrastea.documents._capping",
     "cap_output": "adrastea.documents._capping",
@@ -108,6 +110,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "CellCache",
     "Clock",
     "ConflictDetected",
     "DocumentEvent",

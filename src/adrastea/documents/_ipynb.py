@@ -27,6 +27,7 @@ from adrastea.documents.types import FileStamp
 from adrastea.errors import FileNotFound, InvalidNotebook
 
 __all__ = [
+    "CellCache",
     "LazyTexts",
     "atomic_write",
     "encode_notebook",
@@ -39,6 +40,8 @@ __all__ = [
 Notebook = dict[str, Any]
 
 _WRITE_BATCH = 1 << 18
+# nbformat's layout: json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False).
+_ENCODER = json.JSONEncoder(indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=False)
 _MAX_DETAIL = 2000
 # Characters str.splitlines() breaks on; nbformat splits text with it.
 _LINE_ENDS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
@@ -194,8 +197,7 @@ def encode_notebook(nb: Mapping[str, Any], lazy: LazyTexts | None = None) -> Ite
 
     ``nb`` is in in-memory form and is not modified.  Lazy texts are spliced in.
     """
-    encoder = json.JSONEncoder(indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=False)
-    chunks = encoder.iterencode(_disk_form(nb))
+    chunks = _ENCODER.iterencode(_disk_form(nb))
     if lazy is None or not len(lazy):
         yield from chunks
     else:
@@ -206,6 +208,42 @@ def encode_notebook(nb: Mapping[str, Any], lazy: LazyTexts | None = None) -> Ite
             else:
                 yield chunk
     yield "\n"
+
+
+class CellCache:
+    """Encodes a notebook again and again, re-encoding only the cells said to have changed.
+
+    ``encode(nb)`` returns exactly ``"".join(encode_notebook(nb))``, provided
+    every cell changed since the last call was passed to :meth:`changed` (cells
+    are known by id; new, removed and moved cells need no call).  For
+    ``adrastea run``, which saves after every cell: one save then costs the
+    cell that ran, not the whole notebook.
+    """
+
+    def __init__(self) -> None:
+        self._texts: dict[str, str] = {}
+
+    def changed(self, cell_id: str) -> None:
+        """Forget the encoded text of ``cell_id``."""
+        self._texts.pop(cell_id, None)
+
+    def encode(self, nb: Mapping[str, Any]) -> str:
+        cells = nb.get("cells", [])
+        texts = []
+        for cell in cells:
+            cell_id = cell.get("id")
+            text = self._texts.get(cell_id) if isinstance(cell_id, str) else None
+            if text is None:
+                # A cell inside the "cells" list sits two levels deep; JSON
+                # strings hold no raw newline, so indenting lines is exact.
+                text = "  " + _ENCODER.encode(_disk_cell(cell)).replace("\n", "\n  ")
+                if isinstance(cell_id, str):
+                    self._texts[cell_id] = text
+            texts.append(text)
+        head = "".join(encode_notebook({**nb, "cells": []}))
+        if not texts:
+            return head
+        return head.replace('{\n "cells": []', '{\n "cells": [\n' + ",\n".join(texts) + "\n ]", 1)
 
 
 def write_notebook(path: Path, nb: Mapping[str, Any], lazy: LazyTexts | None = None) -> FileStamp:
