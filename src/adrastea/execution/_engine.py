@@ -92,13 +92,17 @@ class NotebookEngine:
         Raises KeyError for an id that is not in the notebook.
         """
         queued = []
+        # A cell that starts at once (kernel ready, nothing running or queued)
+        # goes straight to "running": no "queued" flash for every client.
+        starts_now = self._runner is not None and self._running is None and not self._queue
         for cell_id in cell_ids:
             if self.sink.cell_type(cell_id) != "code":
                 continue
             if cell_id in self._queue or cell_id == self._running:
                 continue
             self._queue.append(cell_id)
-            self.sink.set_state(cell_id, "queued")
+            if not (starts_now and len(self._queue) == 1):
+                self.sink.set_state(cell_id, "queued")
             queued.append(cell_id)
         if queued:
             self._idle = anyio.Event() if self._idle.is_set() else self._idle

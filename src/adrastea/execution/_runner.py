@@ -101,14 +101,16 @@ class CellRunner:
         """
         sink = self.sink
         source = sink.cell_source(cell_id)
+        # The request goes first: nothing is read from the kernel before the
+        # next await, so the document changes below still precede every output.
+        msg_id = self.client.execute(
+            source, store_history=True, allow_stdin=self.ask_input is not None, stop_on_error=True
+        )
         self._forget_displays(cell_id)
         with sink.batch():
             sink.clear_outputs(cell_id)
             sink.set_execution_count(cell_id, None)
             sink.set_state(cell_id, "running")
-        msg_id = self.client.execute(
-            source, store_history=True, allow_stdin=self.ask_input is not None, stop_on_error=True
-        )
         if self.on_sent is not None:
             self.on_sent(cell_id, msg_id)
         return await self.follow(cell_id, msg_id, ours=True)
@@ -197,11 +199,13 @@ class CellRunner:
             tg.start_soon(watch_death)
             if self.ask_input is not None:
                 tg.start_soon(answer_input)
-            error = await self._read_iopub(cell_id, msg_id, timing)
+            error, count = await self._read_iopub(cell_id, msg_id, timing)
             if ours:
                 await reply_seen.wait()
             elif result is None:
                 result = CellResult(status="error" if error else "ok", **(error or {}))
+            if result is not None and result.execution_count is None:
+                result.execution_count = count
             finished.set()
             tg.cancel_scope.cancel()
 
@@ -227,12 +231,16 @@ class CellRunner:
 
     async def _read_iopub(
         self, cell_id: str, msg_id: str, timing: dict[str, str]
-    ) -> dict[str, Any] | None:
+    ) -> tuple[dict[str, Any] | None, int | None]:
         """Route iopub messages of ``msg_id`` until its ``idle`` status.
 
-        Returns the last error's ``ename``/``evalue``/``traceback``, if any.
+        Returns the last error's ``ename``/``evalue``/``traceback``, if any,
+        and the execution count announced by ``execute_input``.  (The count is
+        shown once the cell ends, as JupyterLab does: a running cell shows
+        ``[*]``, and one document change fewer per cell keeps the round trip short.)
         """
         error: dict[str, Any] | None = None
+        count: int | None = None
         sink = self.sink
         streams = _Streams(sink, cell_id, self.coalesce_interval)
         clear_pending = False
@@ -262,13 +270,13 @@ class CellRunner:
                 elif state == "idle":
                     timing["iopub.status.idle"] = _now()
                     streams.flush()
-                    return error
+                    return error, count
             elif kind == "stream":
                 before_output()
                 streams.add(content.get("name", "stdout"), content.get("text", ""))
             elif kind == "execute_input":
                 timing["iopub.execute_input"] = _now()
-                sink.set_execution_count(cell_id, content.get("execution_count"))
+                count = content.get("execution_count")
             elif kind == "clear_output":
                 streams.flush()
                 if content.get("wait"):
