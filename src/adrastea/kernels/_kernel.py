@@ -39,6 +39,25 @@ KernelEvent = Literal["restarting", "dead", "closed", "replaced"]
 it is gone, or (to one client only) a newer connection took over its session id."""
 
 # Message types that are not user activity, after Jupyter Server's
+# ipykernel (and kernels built on it) publish status, execute_input/result
+# and errors under topics ``kernel.<id>.<type>``; streams under ``stream.*``
+# and displays under ``display_data``.
+_KERNEL_TOPIC = b"kernel."
+
+
+def _narrow_subscription(sock: zmq.Socket[Any]) -> None:
+    """Subscribe the activity watcher to ``kernel.*`` topics only.
+
+    The watcher needs status messages, not outputs.  With zmq's
+    publisher-side filtering, a 50 MB print is then not sent to this socket
+    at all (it would be a second 50 MB buffer in the server) and streams cost
+    it nothing.  Only done once a message proves the kernel uses these topics:
+    other kernels may publish status under any topic.
+    """
+    sock.setsockopt(zmq.SUBSCRIBE, _KERNEL_TOPIC)
+    sock.setsockopt(zmq.UNSUBSCRIBE, b"")
+
+
 # ``untracked_message_types``: a status reply to a kernel_info_request must
 # not keep an idle kernel from being culled.
 _UNTRACKED = frozenset(
@@ -214,6 +233,7 @@ class Kernel:
         sock = self.connect("iopub")
         # Only headers and status content are read: skip copying big parts.
         drain = SocketDrain({"iopub": sock}, max_part=1 << 16)
+        narrowed = False
         try:
             with anyio.CancelScope() as scope:
                 self._watch_scope = scope
@@ -223,6 +243,9 @@ class Kernel:
                         if not self.watching.is_set():
                             self.watching.set()
                         self._observe(parts)
+                        if not narrowed and parts and parts[0].startswith(_KERNEL_TOPIC):
+                            narrowed = True
+                            _narrow_subscription(sock)
         except zmq.ZMQError as exc:
             # Not fatal to anyone else: the state just stops being tracked.
             log.error("kernel %s: activity watcher stopped: %s", self.id, exc)
