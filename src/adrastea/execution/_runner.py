@@ -17,6 +17,7 @@ from typing import Any
 
 import anyio
 
+from adrastea.execution._iopub import IopubReader, StreamText
 from adrastea.execution._sink import Output, OutputSink
 
 #: Answer an ``input()`` prompt: returns the text, or None if nobody answered.
@@ -92,6 +93,7 @@ class CellRunner:
         self.death_reason = death_reason
         self.on_sent = on_sent
         self.display_targets: dict[str, list[tuple[str, int]]] = {}
+        self._iopub = IopubReader(client)
 
     async def run(self, cell_id: str) -> CellResult:
         """Execute ``cell_id`` and return how it ended; outputs go to the sink.
@@ -255,7 +257,7 @@ class CellRunner:
 
         while True:
             try:
-                msg = await self.client.get_iopub_msg(timeout=streams.timeout())
+                msg = await self._iopub.get(within=streams.timeout())
             except queue.Empty:
                 streams.flush()
                 continue
@@ -273,7 +275,14 @@ class CellRunner:
                     return error, count
             elif kind == "stream":
                 before_output()
-                streams.add(content.get("name", "stdout"), content.get("text", ""))
+                text = content.get("text", "")
+                if isinstance(text, StreamText):
+                    # A huge print: handed on slice by slice, never whole.
+                    streams.flush()
+                    for piece in text.slices():
+                        sink.append_stream(cell_id, content.get("name", "stdout"), piece)
+                else:
+                    streams.add(content.get("name", "stdout"), text)
             elif kind == "execute_input":
                 timing["iopub.execute_input"] = _now()
                 count = content.get("execution_count")
