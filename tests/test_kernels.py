@@ -98,6 +98,23 @@ async def test_bad_start_requests_are_4xx(client: httpx.AsyncClient) -> None:
         assert response.headers["content-type"] == "application/problem+json"
 
 
+@pytest.mark.slow
+async def test_start_in_a_local_environment(client: httpx.AsyncClient) -> None:
+    before = (await client.get("/api/kernels")).json()
+    bad = await client.post("/api/kernels", json={"environment": "python3", "choices": {"cpus": 2}})
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "cpus" and "not a choice of 'python3'" in bad.json()["detail"]
+    assert (await client.get("/api/kernels")).json() == before  # nothing started
+
+    response = await client.post("/api/kernels", json={"environment": "python3"})
+    assert response.status_code == 201
+    model = response.json()
+    assert model["name"] == "python3"
+    assert model["environment"] == {"name": "python3", "choices": {}}
+    assert model["job_id"] is None
+    await client.delete(f"/api/kernels/{model['id']}")
+
+
 async def test_unknown_kernel_is_404(client: httpx.AsyncClient) -> None:
     for method, path in [
         ("GET", "/api/kernels/00000000-0000-0000-0000-000000000000"),

@@ -134,6 +134,7 @@ def test_launcher_writes_connection_file_then_execs(tmp_path: Path) -> None:
         [
             sys.executable,
             "-I",
+            "-S",
             str(LAUNCHER),
             "--ip",
             "127.0.0.1",

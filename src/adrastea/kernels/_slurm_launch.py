@@ -1,6 +1,6 @@
 """The first thing a Slurm kernel job runs, on the compute node.
 
-    python -I _slurm_launch.py [--ip ADDR|auto] [--route-to HOST] REQUEST OUT -- ARGV...
+    python -I -S _slurm_launch.py [--ip ADDR|auto] [--route-to HOST] REQUEST OUT -- ARGV...
 
 It reads REQUEST (the session key, signature scheme and transport chosen by
 the server), picks five free TCP ports *on this node* (ports picked on the
@@ -17,6 +17,9 @@ falls back to this host's name, then to loopback.
 
 Standard library only, and run by file path rather than ``-m``: the node's
 Python needs neither Adrastea's dependencies nor its package ``__init__``.
+It runs before every Slurm kernel, so it starts lean: ``-S`` skips ``site``
+(the ``.pth`` files of site-packages can cost tens of milliseconds) and it
+imports only what it uses.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ import json
 import os
 import socket
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -87,16 +89,18 @@ def previous_ports(ip: str, previous: dict[str, Any] | None) -> list[int] | None
 
 
 def write_atomic(path: Path, info: dict[str, Any]) -> None:
-    """Write ``info`` as JSON to ``path`` so that readers never see a partial file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".connection-", suffix=".tmp")
+    """Write ``info`` as JSON to ``path`` (mode 0600) so readers never see a partial file."""
+    # A name of our own beside it (this node, this pid): no tempfile module to import.
+    tmp = path.with_name(f".connection-{socket.gethostname()}-{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(info, f, indent=1)
             f.flush()
             os.fsync(f.fileno())
-        Path(tmp).replace(path)
+        tmp.replace(path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -66,6 +66,9 @@ log = logging.getLogger(__name__)
 
 # While the job runs, the connection file is due any moment: look often (a stat).
 _FILE_CHECK = 0.02
+# Just after sbatch, on an idle node, the job starts within a second -- before
+# the cached state says RUNNING: look often that long whatever it says.
+_QUICK_START = 3.0
 # After we asked the kernel to go, look at the queue this often.
 _HURRY = 0.1
 _HURRY_FOR = 30.0
@@ -361,7 +364,7 @@ class SlurmProvisioner(KernelProvisionerBase):
 
     def _launcher(self) -> list[str]:
         python = self.options.python or sys.executable
-        argv = [python, "-I", str(_LAUNCHER)]
+        argv = [python, "-I", "-S", str(_LAUNCHER)]
         argv += ["--ip", self.options.kernel_ip, "--route-to", socket.gethostname()]
         assert self.folder is not None
         return [*argv, str(self.folder.request), str(self.folder.connection_file), "--"]
@@ -387,7 +390,8 @@ class SlurmProvisioner(KernelProvisionerBase):
                     f"Slurm job {job_id} was still pending after {timeout:g} s "
                     f"({info.reason or 'no reason given'}); it was cancelled"
                 )
-            await anyio.sleep(_FILE_CHECK if info.state is JobState.RUNNING else _HURRY)
+            quick = info.state is JobState.RUNNING or waited < _QUICK_START
+            await anyio.sleep(_FILE_CHECK if quick else _HURRY)
 
     def _start_failure(self, job_id: JobId, info: JobInfo | None, folder: JobFolder) -> str:
         if self._cancelled:

@@ -16,7 +16,7 @@ from adrastea import __version__
 from adrastea.config import Settings
 from adrastea.contents import ContentsManager
 from adrastea.kernels import KernelRegistry
-from adrastea.kernels._environments import SPECS_FOLDER, EnvironmentCatalog
+from adrastea.kernels._environments import EnvironmentCatalog
 from adrastea.server._notebooks import NotebookService
 from adrastea.server._sessions import SessionManager
 from adrastea.server.auth import TokenAuthMiddleware
@@ -56,8 +56,6 @@ def create_app(settings: Settings, token: str) -> FastAPI:
                 KernelRegistry(settings.kernels, state_dir, root)
             )
             app.state.sessions = SessionManager(app.state.kernels)
-            # Slurm environments become kernelspecs in the state folder.
-            app.state.kernels.specs.manager.kernel_dirs.append(str(state_dir / SPECS_FOLDER))
             specs = await app.state.kernels.specs.all()
             app.state.environments = EnvironmentCatalog(settings, specs.kernelspecs)
             app.state.notebooks = await stack.enter_async_context(
