@@ -10,19 +10,11 @@ import pytest
 from kernels.wsclient import KernelWS
 
 from adrastea.testing import ServerProcess
+from tests.slurm.configs import DEBUG_ENVIRONMENT
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slurm, pytest.mark.slow]
 
-CONFIG = """
-[[environments]]
-name = "debug"
-kernelspec = "python3"
-placement = "slurm"
-[environments.slurm]
-partition = "debug"
-time = { default = "00:10:00", choices = ["00:10:00", "00:20:00"] }
-cpus = { default = 1, min = 1, max = 4 }
-"""
+CONFIG = DEBUG_ENVIRONMENT
 
 WHERE = "import os; print(os.environ['SLURM_JOB_ID'], os.environ['SLURM_CPUS_PER_TASK'])"
 

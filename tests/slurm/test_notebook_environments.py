@@ -9,20 +9,11 @@ import pytest
 
 from adrastea.testing import ServerProcess
 from tests.notebooks.conftest import finished, write_notebook
+from tests.slurm.configs import DEBUG_ENVIRONMENT
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slurm, pytest.mark.slow]
 
-CONFIG = """
-[[environments]]
-name = "debug"
-display_name = "Python in the debug partition"
-kernelspec = "python3"
-placement = "slurm"
-[environments.slurm]
-partition = "debug"
-time = { default = "00:10:00", choices = ["00:10:00", "00:20:00"] }
-cpus = { default = 1, min = 1, max = 4 }
-"""
+CONFIG = DEBUG_ENVIRONMENT
 
 
 async def test_restart_in_slurm_and_back(tmp_path: Path, slurm_cluster: str) -> None:
