@@ -39,18 +39,11 @@ from typing import Any
 
 import _harness as h
 
+from adrastea.testing import CHROMIUM_ARGS
+
 TTI_GOAL = 2.0  # seconds, warm
 NODES_GOAL = 5_000
 LIMIT_MS = 300_000
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 FRAME_PROBE = """() => {
   window.__gaps = []; let last = performance.now();
   const step = (t) => {

@@ -10,21 +10,11 @@ from typing import Any
 
 import pytest
 
-from adrastea.testing import ServerProcess
+from adrastea.testing import CHROMIUM_ARGS, ServerProcess
 from tests.conftest import missing
 
 #: Screenshots of the main views land here (gitignored), for people to look at.
 ARTIFACTS = Path(__file__).parent / "artifacts"
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture

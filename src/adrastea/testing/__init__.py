@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from adrastea.testing._browser import CHROMIUM_ARGS
 from adrastea.testing._server import ServerProcess
 from adrastea.testing._yclient import YClient, connect_document
 
-__all__ = ["ServerProcess", "YClient", "connect_document"]
+__all__ = ["CHROMIUM_ARGS", "ServerProcess", "YClient", "connect_document"]
