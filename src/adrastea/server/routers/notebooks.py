@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Depends, Query, Response, WebSocket
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,6 +51,9 @@ class EnvironmentChoice(BaseModel):
 async def execute(path: str, body: ExecuteRequest, notebooks: Notebooks) -> dict[str, Any]:
     """Queue cells to run on the notebook's kernel (started if needed); returns at once."""
     queued = await notebooks.execute(path, body.cells)
+    # Let the engine send the first execute_request before this response is
+    # written: the kernel starts working a little sooner.
+    await anyio.lowlevel.checkpoint()
     return {"queued": queued}
 
 
