@@ -289,3 +289,27 @@ async def test_reconnect_with_same_session_id_replaces_the_stale_connection(
             assert (await fresh.execute("print(1)")).stdout == "1\n"
             model = (await client.get(f"/api/kernels/{kernel}")).json()
             assert model["connections"] == 1
+
+
+@pytest.mark.slow
+async def test_a_requests_only_channel_gets_replies_but_no_outputs(
+    server: ServerProcess, kernel: str
+) -> None:
+    # How the browser asks for completions: a big print running in the notebook
+    # must not be sent to that connection.
+    async with (
+        KernelWS.open(server, kernel) as watcher,
+        KernelWS.open(server, kernel, iopub=False) as requests,
+    ):
+        await watcher.kernel_info()
+        await requests.kernel_info()
+        msg_id = await requests.start_execute("print('x' * 100_000)")
+        while True:  # the idle of that very execute_request, seen by the other client
+            status = await watcher.wait_for("status", execution_state="idle")
+            if status["parent_header"].get("msg_id") == msg_id:
+                break
+        reply = await requests.request("complete_request", {"code": "pri", "cursor_pos": 3})
+        assert "print" in reply["content"]["matches"]
+        replies = [m for m in requests.seen if m["parent_header"].get("msg_id") == msg_id]
+        assert [m["channel"] for m in replies] == ["shell"]  # the execute_reply only
+        assert not [m for m in requests.seen if m["channel"] == "iopub"]

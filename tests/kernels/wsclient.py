@@ -99,8 +99,11 @@ class KernelWS:
         *,
         v1: bool = False,
         session_id: str | None = None,
+        iopub: bool = True,
     ) -> AsyncIterator[KernelWS]:
-        query = f"?session_id={session_id}" if session_id else ""
+        params = [f"session_id={session_id}"] if session_id else []
+        params += [] if iopub else ["iopub=false"]
+        query = f"?{'&'.join(params)}" if params else ""
         url = server.ws_url(f"/api/kernels/{kernel_id}/channels{query}")
         async with connect(
             url,

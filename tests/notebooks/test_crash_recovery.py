@@ -36,6 +36,8 @@ async def test_kill_9_then_restart_keeps_outputs_and_kernel(tmp_path: Path) -> N
                 seen = len(_lines(doc.notebook))
             status = (await client.get("/api/notebooks/run.ipynb/status")).json()
             kernel_id = status["kernel"]["id"]
+            since = status["running_since"]
+            assert since is not None
         first.kill()
     finally:
         first.kill()
@@ -49,6 +51,8 @@ async def test_kill_9_then_restart_keeps_outputs_and_kernel(tmp_path: Path) -> N
         async with httpx.AsyncClient(base_url=second.url, headers=second.headers) as client:
             status = (await client.get("/api/notebooks/run.ipynb/status")).json()
             assert status["kernel"]["id"] == kernel_id  # re-adopted, not restarted
+            if status["running"] is not None:  # the cell still runs: since it first started
+                assert status["running_since"] == since
             url = second.ws_url("/api/documents/run.ipynb")
             async with connect_document(url, second.headers) as doc:
                 await doc.wait_for(lambda nb: "119" in _lines(nb), within=60)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -107,17 +108,26 @@ async def test_interrupt_and_input(client: httpx.AsyncClient, server: ServerProc
     content = (await client.get("/api/contents/ask.ipynb")).json()["content"]
     assert "hi ada" in json.dumps(content["cells"][0]["outputs"])
 
-    write_notebook(server.root, "sleep.ipynb", "import time; time.sleep(60)")
+    (sleeper,) = write_notebook(server.root, "sleep.ipynb", "import time; time.sleep(60)")
+    before = datetime.now(UTC)
     await client.post("/api/notebooks/sleep.ipynb/execute", json={"cells": "all"})
 
     async def running() -> Any:
         status = (await client.get("/api/notebooks/sleep.ipynb/status")).json()
-        return status["running"] and status["kernel"]["execution_state"] == "busy"
+        busy = status["running"] and status["kernel"]["execution_state"] == "busy"
+        return status if busy else None
 
-    await until(running)
+    status = await until(running)
+    # When the cell really started on the server, so a page opened later counts from there.
+    assert status["running"] == sleeper
+    since = datetime.fromisoformat(status["running_since"])
+    assert before <= since <= datetime.now(UTC)
+    again = (await client.get("/api/notebooks/sleep.ipynb/status")).json()
+    assert again["running_since"] == status["running_since"]
     assert (await client.post("/api/notebooks/sleep.ipynb/interrupt")).status_code == 204
     status = await finished(client, "sleep.ipynb", 1)
     assert status["last_error"]["ename"] == "KeyboardInterrupt"
+    assert status["running_since"] is None
 
 
 @pytest.mark.parametrize(
@@ -155,3 +165,20 @@ async def test_bad_notebook_paths_are_refused(
     response = await client.post(f"/api/notebooks/{path}/execute", json={"cells": "all"})
     assert 400 <= response.status_code < 500
     assert not (Path(server.root).parent / "outside.ipynb").exists()
+
+
+async def test_restart_in_another_environment_records_its_kernelspec(
+    client: httpx.AsyncClient, server: ServerProcess
+) -> None:
+    ids = write_notebook(server.root, "move.ipynb", "echo $0")
+    url = "/api/notebooks/move.ipynb/environment"
+    moved = await client.put(url, json={"environment": "bash", "choices": {}})
+    assert moved.status_code == 200, moved.text
+    await client.post("/api/notebooks/move.ipynb/execute", json={"cells": ids})
+    await finished(client, "move.ipynb", 1)
+    # Clients (and Jupyter, once saved) see the new kernel's language, not the old one's.
+    metadata = (await client.get("/api/contents/move.ipynb")).json()["content"]["metadata"]
+    assert metadata["kernelspec"]["name"] == "bash"
+    assert metadata["kernelspec"]["language"] == "bash"
+    assert metadata["language_info"]["name"] == "bash"
+    assert metadata["adrastea"]["environment"]["name"] == "bash"

@@ -160,7 +160,7 @@ async def test_two_pages_see_each_others_edits(server: ServerProcess, context: A
     await second.locator(".cell .peer").first.wait_for()
 
 
-async def test_tab_completion_offers_print(server: ServerProcess, context: Any) -> None:
+async def test_tab_completion_and_shift_tab_inspection(server: ServerProcess, context: Any) -> None:
     write_notebook(
         server.root,
         "complete.ipynb",
@@ -177,6 +177,18 @@ async def test_tab_completion_offers_print(server: ServerProcess, context: Any) 
     popup = page.locator(".cm-tooltip-autocomplete")
     await popup.get_by_text("print", exact=True).wait_for()
     await screenshot(page, "notebook-completion")
+
+    # Shift-Tab on a name shows its signature and docstring.
+    await page.keyboard.press("Escape")
+    await popup.wait_for(state="detached")
+    await page.keyboard.type("nt")
+    await page.keyboard.press("Shift+Tab")
+    tooltip = page.get_by_role("tooltip")
+    await tooltip.get_by_text("Prints the values to a stream").wait_for()
+    assert "print(" in await tooltip.inner_text()
+    await screenshot(page, "notebook-inspection")
+    await page.keyboard.press("Escape")
+    await tooltip.wait_for(state="detached")
 
 
 XSS_HTML = [
@@ -370,6 +382,14 @@ async def test_running_mark_interrupt_and_restart(server: ServerProcess, context
     await cell.locator(".prompt", has_text="[*]:").wait_for()
     await cell.locator(".timer", has_text=re.compile(r"\d(\.\d)? s$")).wait_for()
     await page.get_by_label("kernel status").get_by_text("busy").wait_for()
+    # A page opened later counts from when the cell started on the server, not from its opening.
+    await cell.locator(".timer", has_text=re.compile(r"^([2-9]|\d\d)\.\d s$")).wait_for()
+    later = await context.new_page()
+    await later.goto(notebook_url(server, "stop.ipynb"))
+    await later.get_by_label("kernel status").get_by_text("busy").wait_for()
+    timer = await later.locator(".cell .timer").first.inner_text()
+    assert re.fullmatch(r"([2-9]|\d\d)\.\d s", timer), timer
+    await later.close()
     await page.get_by_role("button", name="Interrupt kernel").click()
     await cell.locator(".output-error", has_text="KeyboardInterrupt").wait_for()
     await cell.locator(".prompt", has_text="[1]:").wait_for()
@@ -404,11 +424,16 @@ async def test_restart_in_another_environment(server: ServerProcess, context: An
     write_notebook(server.root, "env.ipynb", [{"cell_type": "code", "source": "echo $0"}])
     page = await context.new_page()
     await page.goto(notebook_url(server, "env.ipynb"))
+    # CodeMirror names the language it highlights with (data-language).
+    await page.locator('.cell .cm-content[data-language="python"]').wait_for()
     picker = page.get_by_label("environment")
     await picker.locator("option", has_text="bash").wait_for(state="attached")
     await picker.select_option("bash")
     await page.get_by_role("button", name="Restart in…").click()
     await page.get_by_text("Kernel restarted in bash").wait_for()
+    # The editor follows the kernel's language at once, without a reload.
+    await page.locator('.cell .cm-content[data-language="shell"]').wait_for()
+    await page.locator(".cell .cm-line span", has_text="$0").wait_for()  # highlighted as bash
     await page.locator(".cell .cm-content").first.click()
     await page.keyboard.press("Control+Enter")
     await page.locator(".output-stream", has_text="bash").wait_for()

@@ -73,6 +73,8 @@ export interface NotebookStatus {
   environment: { name: string; choices: Record<string, unknown> } | null;
   job: { job_id: string; node?: string | null; time_left?: string | null; state?: string } | null;
   running: string | null;
+  /** When the running cell was sent to the kernel (ISO), null while it waits for the kernel. */
+  running_since?: string | null;
   queue: string[];
   last_error: unknown;
   pending_input: { prompt: string; password: boolean } | null;

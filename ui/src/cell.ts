@@ -11,6 +11,7 @@ import { yCollab, yUndoManagerKeymap } from "y-codemirror.next";
 import * as Y from "yjs";
 import { appendAnsi } from "./ansi";
 import { h } from "./dom";
+import { languageSupport } from "./languages";
 import { renderMarkdown } from "./markdown";
 import { renderOutput } from "./outputs";
 import type { Output } from "./outputs";
@@ -40,6 +41,7 @@ export class CellView {
   private outputsDirty = true;
   private outputsFrame = 0;
   private language = new Compartment();
+  private wantedLanguage = "";
   runningSince: number | null = null;
   private tooltip: HTMLElement | null = null;
 
@@ -101,6 +103,17 @@ export class CellView {
     this.el.append(
       gutter,
       h("div", { class: "cell-body" }, this.inputEl, this.renderedEl, this.outputsEl),
+    );
+    // Shift-click in command mode selects cells, before the editor can take the click.
+    this.el.addEventListener(
+      "mousedown",
+      (e) => {
+        if (!e.shiftKey || this.nb.mode !== "command") return;
+        e.preventDefault();
+        e.stopPropagation();
+        this.nb.select(this, { extend: true });
+      },
+      true,
     );
     this.el.addEventListener("mousedown", (e) => {
       if (!this.el.contains(document.activeElement) || !this.editor?.hasFocus) {
@@ -184,13 +197,23 @@ export class CellView {
     this.editor = new EditorView({ state, parent: this.inputEl });
     this.inputEl.querySelector(".cm-placeholder-source")?.remove();
     this.editor.contentDOM.setAttribute("aria-label", `${this.type} cell source`);
-    void this.nb.languageExtension(this.type).then((ext) => {
-      this.editor?.dispatch({ effects: this.language.reconfigure(ext) });
-    });
+    this.refreshLanguage();
     if (this.type === "markdown") this.setEditing(this.editing);
     this.outputsDirty = true;
     this.renderOutputs();
     this.renderPrompt();
+  }
+
+  /** Highlight the source as its language (code cells: the kernel's; called again when it changes). */
+  refreshLanguage(): void {
+    const editor = this.editor;
+    if (!editor) return;
+    const language = this.type === "code" ? this.nb.codeLanguage() : this.type === "markdown" ? "markdown" : "";
+    this.wantedLanguage = language;
+    void languageSupport(language).then((ext) => {
+      if (this.editor !== editor || this.wantedLanguage !== language) return; // changed meanwhile
+      editor.dispatch({ effects: this.language.reconfigure(ext) });
+    });
   }
 
   private extensions(): Extension[] {
@@ -356,7 +379,7 @@ export class CellView {
     this.promptEl.title = state === "idle" ? "" : state;
     this.promptEl.setAttribute("aria-label", state === "idle" ? `execution count ${count ?? "none"}` : state);
     if (state === "running") {
-      if (this.runningSince === null) this.runningSince = Date.now();
+      if (this.runningSince === null) this.runningSince = this.nb.serverStartOf(this.id) ?? Date.now();
     } else {
       this.runningSince = null;
       this.timerEl.textContent = state === "queued" ? "queued" : this.lastDuration();
@@ -374,9 +397,19 @@ export class CellView {
     return Number.isFinite(ms) && ms >= 0 ? formatSeconds(ms) : "";
   }
 
+  /** The server says this cell started running at ``time`` (ms since the epoch). */
+  startedAt(time: number): void {
+    if (this.executionState !== "running") return;
+    this.runningSince = time;
+    this.tick();
+  }
+
   /** Update the running timer (called every few hundred ms by the notebook). */
   tick(): void {
-    if (this.built && this.runningSince !== null) this.timerEl.textContent = formatSeconds(Date.now() - this.runningSince);
+    if (this.built && this.runningSince !== null) {
+      // max(): a browser clock a little behind the server's must not show a negative time.
+      this.timerEl.textContent = formatSeconds(Math.max(0, Date.now() - this.runningSince));
+    }
   }
 
   /** Show (or with null, remove) the box answering a pending input(). */

@@ -17,7 +17,10 @@ function node(key: string | null, value: unknown, open: boolean): HTMLElement {
   const fill = () => {
     if (details.dataset.filled) return;
     details.dataset.filled = "1";
-    const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value as object);
+    // Keys sorted, as in the saved .ipynb (nbformat sorts them; the live document keeps no order).
+    const entries = Array.isArray(value)
+      ? value.map((v, i) => [String(i), v] as const)
+      : Object.entries(value as object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     for (const [k, v] of entries.slice(0, 1000)) details.append(node(k, v, false));
     if (entries.length > 1000) details.append(h("div", { class: "json-leaf", text: `… ${entries.length - 1000} more` }));
   };

@@ -18,7 +18,7 @@ export class KernelChannel {
   private open(): Promise<WebSocket> {
     if (this.opened) return this.opened;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const url = `${scheme}//${location.host}/api/kernels/${encodeURIComponent(this.kernelId)}/channels?session_id=${this.session}`;
+    const url = `${scheme}//${location.host}/api/kernels/${encodeURIComponent(this.kernelId)}/channels?session_id=${this.session}&iopub=false`;
     this.opened = new Promise((resolve, reject) => {
       const socket = new WebSocket(url);
       socket.onopen = () => resolve(socket);

@@ -1,6 +1,5 @@
 // The notebook view: a live replica of the server's document (y-websocket),
 // cells in Jupyter's command and edit modes, and execution over REST.
-import type { Extension } from "@codemirror/state";
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import * as syncProtocol from "y-protocols/sync";
@@ -12,7 +11,6 @@ import { CellView } from "./cell";
 import type { CellType } from "./cell";
 import { clear, download, h, toast } from "./dom";
 import { KernelChannel } from "./kernel";
-import { languageSupport } from "./languages";
 import { cellToY } from "./ycells";
 import type { CellJson } from "./ycells";
 import { chooseOptions } from "./environments";
@@ -38,6 +36,8 @@ export class NotebookView {
   private mountQueue = new Set<CellView>();
   private mountTimer = 0;
   active = 0;
+  /** The other end of a multi-cell selection (Shift-J/K); equal to ``active`` when one cell is selected. */
+  anchor = 0;
   mode: Mode = "command";
   status: NotebookStatus | null = null;
   private environments: Environment[] = [];
@@ -60,6 +60,7 @@ export class NotebookView {
   private sessionId: string | null = null;
   private pollFailures = 0;
   private statusTimer = 0;
+  private language = "";
 
   constructor(
     readonly root: HTMLElement,
@@ -192,6 +193,7 @@ export class NotebookView {
         if (view) view.onYEvent(event);
       }
     });
+    this.meta.observeDeep(() => this.onMetaChanged());
     this.provider.on("status", ({ status }) => this.onConnection(status));
     this.provider.on("status", ({ status }) => status === "connected" && performance.mark("adrastea:connected"));
     this.provider.on("sync", (synced: boolean) => {
@@ -314,6 +316,9 @@ export class NotebookView {
       this.channel = null;
     }
     const running = status.running ? this.cells.find((c) => c.id === status.running) : undefined;
+    // The server knows when the cell really started (this page may have opened later).
+    const since = running ? this.serverStartOf(running.id) : null;
+    if (running && since !== null) running.startedAt(since);
     for (const cell of this.cells) if (cell !== running) cell.showInput(null);
     if (running && status.pending_input) {
       running.mount();
@@ -324,6 +329,14 @@ export class NotebookView {
     }
   }
 
+  /** When the server started running cell ``id`` (ms since the epoch), if it says so. */
+  serverStartOf(id: string): number | null {
+    const status = this.status;
+    if (!status || status.running !== id || !status.running_since) return null;
+    const time = Date.parse(status.running_since);
+    return Number.isFinite(time) ? time : null;
+  }
+
   kernelChannel(): KernelChannel | null {
     const id = this.status?.kernel?.id;
     if (!id) return null;
@@ -331,13 +344,19 @@ export class NotebookView {
     return this.channel;
   }
 
-  languageExtension(type: CellType): Promise<Extension> {
-    if (type === "markdown") return languageSupport("markdown");
-    if (type === "raw") return Promise.resolve([]);
+  /** The language of code cells: the kernel's, from the notebook's metadata. */
+  codeLanguage(): string {
     const metadata = this.meta.get("metadata");
     const md = (metadata instanceof Y.Map ? metadata.toJSON() : metadata || {}) as CellJson;
-    const language = md.language_info?.name || md.kernelspec?.language || "python";
-    return languageSupport(language);
+    return md.language_info?.name || md.kernelspec?.language || "python";
+  }
+
+  /** The metadata changed (say, "Restart in…" another kernel): follow its language. */
+  private onMetaChanged(): void {
+    const language = this.codeLanguage();
+    if (language === this.language) return;
+    this.language = language;
+    for (const cell of this.cells) if (cell.type === "code") cell.refreshLanguage();
   }
 
   // -- cells -----------------------------------------------------------------
@@ -370,6 +389,7 @@ export class NotebookView {
     performance.mark("adrastea:cells-start");
     let index = 0;
     const activeCell = this.cells[this.active];
+    const anchorCell = this.cells[this.anchor];
     for (const delta of event.changes.delta) {
       if (delta.retain) index += delta.retain;
       if (delta.delete) {
@@ -398,16 +418,21 @@ export class NotebookView {
     }
     const keep = activeCell ? this.cells.indexOf(activeCell) : -1;
     this.active = Math.max(0, Math.min(keep >= 0 ? keep : this.active, this.cells.length - 1));
+    const anchor = anchorCell ? this.cells.indexOf(anchorCell) : -1;
+    this.anchor = anchor >= 0 ? anchor : this.active;
     this.markActive();
     this.showPeers();
     performance.mark("adrastea:cells-end");
   }
 
   private markActive(): void {
+    const [from, to] = this.selectedRange();
+    const many = to - from > 1;
     this.cells.forEach((c, i) => {
       const on = i === this.active;
       c.el.classList.toggle("active", on);
       c.el.classList.toggle("editing", on && this.mode === "edit");
+      c.el.classList.toggle("selected", many && i >= from && i < to);
     });
     const cell = this.cells[this.active];
     if (cell) this.typeSelect.value = cell.type;
@@ -425,13 +450,35 @@ export class NotebookView {
     for (const cell of this.cells) cell.showPeers(byCell.get(cell.id) || []);
   }
 
-  select(target: CellView | number, opts: { mode?: Mode; focus?: boolean; scroll?: boolean } = {}): void {
+  /** The selected cells as indices ``[from, to)``: from the anchor to the active cell. */
+  selectedRange(): [number, number] {
+    const last = this.cells.length - 1;
+    const anchor = Math.max(0, Math.min(this.anchor, last));
+    return [Math.min(anchor, this.active), Math.max(anchor, this.active) + 1];
+  }
+
+  /** The selected cells, in order (just the active one unless Shift-J/K extended the selection). */
+  selectedCells(): CellView[] {
+    if (!this.cells.length) return [];
+    return this.cells.slice(...this.selectedRange());
+  }
+
+  /**
+   * Make cell ``target`` the active one; ``extend`` keeps the anchor, so the
+   * selection runs from there to ``target`` (Shift-J/K, Shift-click).
+   */
+  select(
+    target: CellView | number,
+    opts: { mode?: Mode; focus?: boolean; scroll?: boolean; extend?: boolean } = {},
+  ): void {
     const index = typeof target === "number" ? target : this.cells.indexOf(target);
     if (index < 0 || index >= this.cells.length) return;
     const previous = this.cells[this.active];
     this.active = index;
-    const cell = this.cells[index];
     if (opts.mode) this.mode = opts.mode;
+    // Edit mode works on one cell: the selection collapses.
+    if (!opts.extend || this.mode === "edit") this.anchor = index;
+    const cell = this.cells[index];
     if (previous && previous !== cell && previous.type === "markdown" && previous.editing) previous.setEditing(false);
     this.markActive();
     if (opts.scroll !== false) cell.el.scrollIntoView({ block: "nearest" });
@@ -471,23 +518,23 @@ export class NotebookView {
     return cell;
   }
 
-  private deleteActive(): void {
+  private deleteSelected(): void {
     if (!this.cells.length) return;
-    const index = this.active;
-    this.transact(() => this.ycells.delete(index, 1));
+    const [from, to] = this.selectedRange();
+    this.transact(() => this.ycells.delete(from, to - from));
     if (!this.cells.length) this.insert(0, "code");
-    this.select(Math.min(index, this.cells.length - 1), { mode: "command" });
+    this.select(Math.min(from, this.cells.length - 1), { mode: "command" });
   }
 
   private copy(): void {
-    const cell = this.cells[this.active];
-    if (!cell) return;
-    localStorage.setItem("adrastea-clipboard", JSON.stringify([cell.ycell.toJSON()]));
+    const cells = this.selectedCells();
+    if (!cells.length) return;
+    localStorage.setItem("adrastea-clipboard", JSON.stringify(cells.map((c) => c.ycell.toJSON())));
   }
 
   private cut(): void {
     this.copy();
-    this.deleteActive();
+    this.deleteSelected();
   }
 
   private paste(offset: 0 | 1): void {
@@ -518,34 +565,40 @@ export class NotebookView {
   }
 
   private setType(type: CellType): void {
-    const cell = this.cells[this.active];
-    if (!cell || cell.type === type) return;
-    const ycell = cell.ycell;
+    const cells = this.selectedCells().filter((c) => c.type !== type);
+    if (!cells.length) return;
     this.transact(() => {
-      ycell.set("cell_type", type);
-      if (type === "code") {
-        ycell.set("outputs", new Y.Array());
-        ycell.set("execution_count", null);
-        ycell.set("execution_state", "idle");
-      } else {
-        ycell.delete("outputs");
-        ycell.delete("execution_count");
-        ycell.delete("execution_state");
+      for (const { ycell } of cells) {
+        ycell.set("cell_type", type);
+        if (type === "code") {
+          ycell.set("outputs", new Y.Array());
+          ycell.set("execution_count", null);
+          ycell.set("execution_state", "idle");
+        } else {
+          ycell.delete("outputs");
+          ycell.delete("execution_count");
+          ycell.delete("execution_state");
+        }
       }
     });
-    this.select(this.active, { mode: "command" });
+    this.select(this.active, { mode: "command", extend: true });
   }
 
+  /** Shift-M: merge the selected cells, or with one selected, it and the cell below. */
   private merge(): void {
-    const index = this.active;
-    if (index + 1 >= this.cells.length) return;
-    const below = this.cells[index + 1].ytext.toString();
-    const text = this.cells[index].ytext;
+    let [from, to] = this.selectedRange();
+    if (to - from === 1) to = from + 2;
+    if (to > this.cells.length) return;
+    const rest = this.cells
+      .slice(from + 1, to)
+      .map((c) => c.ytext.toString())
+      .join("\n");
+    const text = this.cells[from].ytext;
     this.transact(() => {
-      text.insert(text.length, (text.length ? "\n" : "") + below);
-      this.ycells.delete(index + 1, 1);
+      text.insert(text.length, (text.length ? "\n" : "") + rest);
+      this.ycells.delete(from + 1, to - from - 1);
     });
-    this.select(index, { mode: "command" });
+    this.select(from, { mode: "command" });
   }
 
   splitCell(cell: CellView): void {
@@ -578,22 +631,31 @@ export class NotebookView {
     }
   }
 
+  /** The cells a run of ``cell`` means: the whole selection if ``cell`` is in it. */
+  private runTargets(cell: CellView): CellView[] {
+    const selected = this.selectedCells();
+    return selected.includes(cell) ? selected : [cell];
+  }
+
   runCell(cell: CellView): void {
-    void this.execute([cell]);
-    if (cell.type === "markdown") this.select(cell, { mode: "command" });
+    const cells = this.runTargets(cell);
+    void this.execute(cells);
+    if (cells.length === 1 && cell.type === "markdown") this.select(cell, { mode: "command" });
   }
 
   runAndAdvance(cell: CellView | undefined): void {
     if (!cell) return;
-    void this.execute([cell]);
-    const index = this.cells.indexOf(cell);
+    const cells = this.runTargets(cell);
+    void this.execute(cells);
+    const index = this.cells.indexOf(cells[cells.length - 1]);
     if (index + 1 >= this.cells.length) this.insert(index + 1, "code");
     else this.select(index + 1, { mode: "command" });
   }
 
   runAndInsert(cell: CellView): void {
-    void this.execute([cell]);
-    this.insert(this.cells.indexOf(cell) + 1, "code");
+    const cells = this.runTargets(cell);
+    void this.execute(cells);
+    this.insert(this.cells.indexOf(cells[cells.length - 1]) + 1, "code");
   }
 
   async runAll(): Promise<void> {
@@ -774,10 +836,14 @@ export class NotebookView {
     switch (key) {
       case "ArrowUp":
       case "k":
-        return handled(), this.select(this.active - 1);
+        return handled(), this.select(this.active - 1, { extend: e.shiftKey });
       case "ArrowDown":
       case "j":
-        return handled(), this.select(this.active + 1);
+        return handled(), this.select(this.active + 1, { extend: e.shiftKey });
+      case "K":
+        return handled(), this.select(this.active - 1, { extend: true });
+      case "J":
+        return handled(), this.select(this.active + 1, { extend: true });
       case "a":
         return handled(), void this.insert(this.active, "code");
       case "b":
@@ -786,7 +852,7 @@ export class NotebookView {
         handled();
         if (now - this.pendingD < 800) {
           this.pendingD = 0;
-          this.deleteActive();
+          this.deleteSelected();
         } else this.pendingD = now;
         return;
       case "i":

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -36,6 +37,8 @@ class EngineStatus:
     kernel_dead: str | None
     executed: int
     pending_input: dict[str, Any] | None = None
+    #: When the running cell's execute request went to the kernel (None before).
+    running_since: datetime | None = None
 
 
 @dataclass
@@ -73,12 +76,13 @@ class NotebookEngine:
         self._queue: deque[str] = deque()
         self._wakeup = anyio.Event()
         self._running: str | None = None
+        self._running_since: datetime | None = None
         self._last_error: dict[str, Any] | None = None
         self._kernel_dead: str | None = None
         self._executed = 0
         self._prompt: _Prompt | None = None
         self._prompt_posted = anyio.Event()
-        self._following: dict[str, str] = {}
+        self._following: dict[str, tuple[str, datetime | None]] = {}
         self._client: Any = None
         self._runner: CellRunner | None = None
         self._idle = anyio.Event()
@@ -156,6 +160,7 @@ class NotebookEngine:
         prompt = self._prompt
         return EngineStatus(
             running=self._running,
+            running_since=self._running_since,
             queue=list(self._queue),
             last_error=self._last_error,
             kernel_dead=self._kernel_dead,
@@ -192,16 +197,19 @@ class NotebookEngine:
     async def _run_one(self, cell_id: str) -> CellResult:
         self._running = cell_id
         try:
-            msg_id = self._following.pop(cell_id, None)
+            following = self._following.pop(cell_id, None)
+            if following is not None:
+                msg_id, self._running_since = following
             # Re-attaching: the cell's own output proves the subscription, and
             # a probe would swallow some of it.
-            runner = await self._get_runner(probe=msg_id is None)
-            if msg_id is not None:
+            runner = await self._get_runner(probe=following is None)
+            if following is not None:
                 result = await runner.follow(cell_id, msg_id)
             else:
                 result = await runner.run(cell_id)
         finally:
             self._running = None
+            self._running_since = None
         self._executed += 1
         if result.status != "ok":
             self._last_error = {
@@ -216,14 +224,17 @@ class NotebookEngine:
             await self.on_cell_done(cell_id, result)
         return result
 
-    def resume(self, cell_id: str, msg_id: str, then: list[str]) -> None:
+    def resume(
+        self, cell_id: str, msg_id: str, then: list[str], *, since: datetime | None = None
+    ) -> None:
         """Re-attach to ``cell_id``, already running as request ``msg_id``, then run ``then``.
 
         For a server that restarted and adopted the kernel: the cell's
         remaining outputs keep arriving; output sent while nobody listened is
-        lost (the caller marks that gap).
+        lost (the caller marks that gap).  ``since`` is when the request was
+        sent, if known (``running_since`` in the status).
         """
-        self._following[cell_id] = msg_id
+        self._following[cell_id] = (msg_id, since)
         self._queue.appendleft(cell_id)
         self.sink.set_state(cell_id, "running")
         self.enqueue(then)
@@ -242,9 +253,14 @@ class NotebookEngine:
                 coalesce_interval=self.coalesce_interval,
                 ask_input=self._ask if self.stdin_timeout is not None else None,
                 death_reason=self.kernel.death_reason,
-                on_sent=self.on_cell_sent,
+                on_sent=self._sent,
             )
         return self._runner
+
+    def _sent(self, cell_id: str, msg_id: str) -> None:
+        self._running_since = datetime.now(UTC)
+        if self.on_cell_sent is not None:
+            self.on_cell_sent(cell_id, msg_id)
 
     def _close_client(self) -> None:
         if self._client is not None:

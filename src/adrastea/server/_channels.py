@@ -53,8 +53,14 @@ async def serve_kernel_channels(
     *,
     session_id: str | None,
     nudge_timeout: float,
+    iopub: bool = True,
 ) -> None:
     """Accept ``websocket`` and relay messages until either side goes away.
+
+    With ``iopub=False`` no iopub message is relayed once the connection is
+    set up, and the kernel does not even send them to this connection: for a
+    client that only makes requests (a browser's completion and inspection),
+    so a 50 MB print elsewhere in the notebook never reaches it.
 
     Returns when the client disconnects, the kernel is shut down (close code
     1000) or a newer connection with the same ``session_id`` replaces this
@@ -63,7 +69,7 @@ async def serve_kernel_channels(
     """
     protocol = protocol_for(websocket.scope.get("subprotocols") or ())
     await websocket.accept(subprotocol=protocol.subprotocol)
-    bridge = _Bridge(websocket, kernel, protocol)
+    bridge = _Bridge(websocket, kernel, protocol, iopub=iopub)
     try:
         with kernel.attach(session_id) as events:
             if kernel.stopping.is_set():  # shut down while we were accepting
@@ -75,7 +81,10 @@ async def serve_kernel_channels(
 
 
 class _Bridge:
-    def __init__(self, websocket: WebSocket, kernel: Kernel, protocol: WireProtocol) -> None:
+    def __init__(
+        self, websocket: WebSocket, kernel: Kernel, protocol: WireProtocol, *, iopub: bool
+    ) -> None:
+        self.want_iopub = iopub
         self.websocket = websocket
         self.kernel = kernel
         self.protocol = protocol
@@ -110,7 +119,10 @@ class _Bridge:
                 # hold its messages until the nudge is over.
                 spawn(self._receive, drain)
                 await self._nudge(nudge_timeout)
-                self.iopub_live = True
+                if not self.want_iopub:
+                    # Publisher-side filtering: the kernel stops sending to us.
+                    self.sockets["iopub"].setsockopt(zmq.UNSUBSCRIBE, b"")
+                self.iopub_live = self.want_iopub
                 while self.held:
                     channel, frames = self.held.pop(0)
                     await drain.send(channel, frames)

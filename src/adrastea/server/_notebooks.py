@@ -99,7 +99,7 @@ class OpenNotebook:
     environment: dict[str, Any] | None = None
     engine: NotebookEngine | None = None
     engine_scope: anyio.CancelScope | None = None
-    running: dict[str, str] | None = None
+    running: dict[str, str | None] | None = None
     lock: anyio.Lock = field(default_factory=anyio.Lock)
 
 
@@ -253,9 +253,12 @@ class NotebookService:
 
         The choices are checked first (``InvalidChoice`` names the field);
         then the old kernel is shut down and a new one started in the new
-        place.  The notebook remembers the environment in its metadata.
+        place.  The notebook remembers the environment in its metadata, and
+        its ``kernelspec`` (so every client, and Jupyter, sees the new
+        language).
         """
         env, resolved = self.environments.choose(environment, choices)
+        spec = await self.kernels.specs.load(env.kernelspec)
         nb = await self.open(path)
         async with nb.lock:
             await self._stop_engine(nb)
@@ -264,6 +267,7 @@ class NotebookService:
                     await self.kernels.shutdown(nb.kernel_id)
                 nb.kernel_id = None
             _remember_environment(nb.live, env.name, dict(choices))
+            _remember_kernelspec(nb.live, env.kernelspec, spec.display_name, spec.language)
             await self._start_kernel(nb, env, resolved)
             await self._start_engine(nb)
         return await self.status(path)
@@ -296,7 +300,8 @@ class NotebookService:
         )
 
         def sent(cell_id: str, msg_id: str) -> None:
-            nb.running = {"cell_id": cell_id, "msg_id": msg_id}
+            since = engine.status().running_since
+            nb.running = {"cell_id": cell_id, "msg_id": msg_id, "since": _iso(since)}
             self._persist_soon()
 
         async def done(cell_id: str, result: CellResult) -> None:
@@ -397,6 +402,7 @@ class NotebookService:
             "kernel": kernel,
             "environment": nb.environment,
             "running": engine.running if engine else None,
+            "running_since": _iso(engine.running_since) if engine else None,
             "queue": engine.queue if engine else [],
             "last_error": engine.last_error if engine else None,
             "executed": engine.executed if engine else 0,
@@ -468,8 +474,24 @@ class NotebookService:
                 )
                 nb.running = running
                 assert nb.engine is not None
-                nb.engine.resume(running["cell_id"], running["msg_id"], queue)
+                nb.engine.resume(
+                    running["cell_id"],
+                    running["msg_id"],
+                    queue,
+                    since=_parse_iso(running.get("since")),
+                )
             log.info("re-attached kernel %s to %s", kernel_id, api)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+def _parse_iso(text: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
 
 
 async def _job_info(kernels: KernelRegistry, kernel_id: str) -> Any:
@@ -515,6 +537,17 @@ def _remember_environment(live: LiveNotebook, name: str, choices: dict[str, Any]
     section["environment"] = {"name": name, "choices": choices}
     if metadata is not None:
         metadata["adrastea"] = section
+
+
+def _remember_kernelspec(live: LiveNotebook, name: str, display_name: str, language: str) -> None:
+    metadata = _notebook_metadata(live)
+    if metadata is None:
+        return
+    metadata["kernelspec"] = {"name": name, "display_name": display_name, "language": language}
+    info = metadata.get("language_info")
+    # The old kernel's language_info describes another language: keep only what is known.
+    if not isinstance(info, dict) or info.get("name") != language:
+        metadata["language_info"] = {"name": language}
 
 
 def _post_warning(live: LiveNotebook, text: str) -> None:

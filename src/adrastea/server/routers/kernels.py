@@ -124,8 +124,13 @@ async def kernel_channels(
     kernels: Kernels,
     settings: Annotated[Settings, Depends(get_settings)],
     session_id: str | None = None,
+    iopub: bool = True,
 ) -> None:
-    """The kernel's channels, in the legacy JSON or the v1 binary protocol."""
+    """The kernel's channels, in the legacy JSON or the v1 binary protocol.
+
+    ``?iopub=false`` (an Adrastea extension): relay replies only, no iopub,
+    for clients that just make requests such as completion.
+    """
     try:
         kernel = kernels.get(kernel_id)
     except AdrasteaError as exc:
@@ -136,6 +141,7 @@ async def kernel_channels(
         kernel,
         session_id=session_id,
         nudge_timeout=settings.kernels.startup_timeout,
+        iopub=iopub,
     )
 
 
