@@ -182,3 +182,26 @@ async def test_restart_in_another_environment_records_its_kernelspec(
     assert metadata["kernelspec"]["language"] == "bash"
     assert metadata["language_info"]["name"] == "bash"
     assert metadata["adrastea"]["environment"]["name"] == "bash"
+
+
+async def test_execute_in_an_environment_moves_the_kernel_once(
+    client: httpx.AsyncClient, server: ServerProcess
+) -> None:
+    write_notebook(server.root, "place.ipynb", "echo here $((6*7))")
+    url = "/api/notebooks/place.ipynb"
+    refused = await client.post(f"{url}/execute", json={"cells": "all", "environment": "nowhere"})
+    assert refused.status_code == 404
+    assert (await client.get(f"{url}/status")).json()["kernel"] is None  # nothing started
+
+    run = {"cells": "all", "environment": "bash"}
+    assert (await client.post(f"{url}/execute", json=run)).status_code == 202
+    status = await finished(client, "place.ipynb", 1)
+    assert status["environment"]["name"] == "bash"
+    content = (await client.get("/api/contents/place.ipynb")).json()["content"]
+    assert "here 42" in json.dumps(content["cells"][0]["outputs"])
+    assert content["metadata"]["kernelspec"]["name"] == "bash"
+
+    kernel = status["kernel"]["id"]
+    assert (await client.post(f"{url}/execute", json=run)).status_code == 202
+    again = await finished(client, "place.ipynb", 2)
+    assert again["kernel"]["id"] == kernel  # already there: not restarted

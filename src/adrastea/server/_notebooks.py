@@ -336,10 +336,21 @@ class NotebookService:
 
     # -- operations ------------------------------------------------------------
 
-    async def execute(self, path: str, cells: list[str] | str) -> list[str]:
+    async def execute(
+        self,
+        path: str,
+        cells: list[str] | str,
+        environment: str | None = None,
+        choices: dict[str, Any] | None = None,
+    ) -> list[str]:
         """Queue cells (ids, or ``"all"``); returns the ids queued, at once.
 
-        Raises ``BadRequest`` naming unknown cell ids.
+        With ``environment``, the cells run there: if the notebook's kernel
+        runs elsewhere (or with other choices), it is moved first, as by
+        :meth:`set_environment`.  Unknown cells and bad choices are refused
+        before anything changes.
+
+        Raises ``BadRequest`` naming unknown cell ids, ``InvalidChoice``.
         """
         nb = await self.open(path)
         ids = nb.sink.cell_ids()
@@ -347,6 +358,14 @@ class NotebookService:
         unknown = [c for c in wanted if c not in ids]
         if unknown:
             raise BadRequest(f"no such cells: {', '.join(map(str, unknown))}")
+        if environment is not None:
+            env, resolved = self.environments.choose(environment, choices or {})
+            here = nb.kernel_id is not None and nb.environment == {
+                "name": env.name,
+                "choices": resolved,
+            }
+            if not here:
+                await self.set_environment(path, environment, choices or {})
         async with nb.lock:
             engine = await self._ensure_engine(nb)
         return engine.enqueue(wanted)

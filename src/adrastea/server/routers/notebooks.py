@@ -30,6 +30,13 @@ class ExecuteRequest(BaseModel):
     cells: list[str] | Literal["all"] = Field(
         description='Cell ids to run in order, or "all" for every code cell.'
     )
+    environment: str | None = Field(
+        None,
+        description="Run them in this environment (the kernel is moved there first if needed).",
+    )
+    choices: dict[str, str | int] = Field(
+        default_factory=dict, description="The user's choices for the environment's open fields."
+    )
 
 
 class InputAnswer(BaseModel):
@@ -50,7 +57,7 @@ class EnvironmentChoice(BaseModel):
 @router.post("/api/notebooks/{path:path}/execute", status_code=202)
 async def execute(path: str, body: ExecuteRequest, notebooks: Notebooks) -> dict[str, Any]:
     """Queue cells to run on the notebook's kernel (started if needed); returns at once."""
-    queued = await notebooks.execute(path, body.cells)
+    queued = await notebooks.execute(path, body.cells, body.environment, body.choices)
     # Let the engine send the first execute_request before this response is
     # written: the kernel starts working a little sooner.
     await anyio.lowlevel.checkpoint()
