@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -121,7 +122,8 @@ class NotebookService:
         self.state_dir = state_dir
         self._open: dict[str, OpenNotebook] = {}
         self._opening = anyio.Lock()
-        self._persisting = anyio.Lock()
+        self._persisting = threading.Lock()
+        self._snapshots = self._written = 0
         self._tg: TaskGroup | None = None
 
     # -- lifecycle -------------------------------------------------------------
@@ -434,19 +436,32 @@ class NotebookService:
     # -- persistence of bindings ----------------------------------------------
 
     def _persist_soon(self) -> None:
-        # Which cell runs changes twice per cell: not worth two fsyncs each
-        # time.  A killed server still finds the file; a power cut may lose
-        # the last few, which only costs re-attaching to a running cell.
-        self._task_group.start_soon(partial(self._persist, durable=False))
+        """Record which cell runs now, on the loop: a small file, no fsync, no thread.
+
+        It changes twice per cell, so it is not worth two fsyncs and two thread
+        hand-offs each time: a killed server still finds the file; a power cut
+        may lose the last few, which only costs re-attaching to a running cell.
+        """
+        self._write_bindings(self._snapshot(), durable=False)
 
     async def _persist(self, *, durable: bool = True) -> None:
-        """Write the notebook-kernel bindings (``notebooks.json``), newest state last."""
-        async with self._persisting:  # so an older snapshot never lands after a newer one
-            data = self._bindings()
-            payload = json.dumps(data, indent=1).encode()
-            await anyio.to_thread.run_sync(
-                partial(atomic_write, self.state_dir / _BINDINGS, payload, durable=durable)
-            )
+        """Write the notebook-kernel bindings (``notebooks.json``) durably, in a thread."""
+        snapshot = self._snapshot()
+        await anyio.to_thread.run_sync(partial(self._write_bindings, snapshot, durable=durable))
+
+    def _snapshot(self) -> tuple[int, bytes]:
+        """The bindings now, numbered (taken on the loop, which owns the notebooks)."""
+        self._snapshots += 1
+        return self._snapshots, json.dumps(self._bindings(), indent=1).encode()
+
+    def _write_bindings(self, snapshot: tuple[int, bytes], *, durable: bool) -> None:
+        # From the loop or a worker thread: an older snapshot never replaces a
+        # newer one (which holds every binding change the older one had).
+        number, payload = snapshot
+        with self._persisting:
+            if number > self._written:
+                atomic_write(self.state_dir / _BINDINGS, payload, durable=durable)
+                self._written = number
 
     def _bindings(self) -> dict[str, Any]:
         return {
