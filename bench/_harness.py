@@ -759,6 +759,37 @@ def summarize(seconds: Sequence[float]) -> Summary:
     return Summary(len(ms), cuts[49], cuts[98], statistics.fmean(ms), min(ms))
 
 
+def latency_row(
+    name: str, s: Summary, base: Summary | None, cpu_ms: float | None, extensions: str
+) -> list[str]:
+    """A table row: target, n, p50/p99/mean/min ms, p50 and p99 vs ``base``, CPU ms, ws ext."""
+    return [
+        name,
+        str(s.n),
+        f"{s.p50:.2f}",
+        f"{s.p99:.2f}",
+        f"{s.mean:.2f}",
+        f"{s.minimum:.2f}",
+        ratio(s.p50, base.p50 if base else None),
+        ratio(s.p99, base.p99 if base else None),
+        f"{cpu_ms:.2f}" if cpu_ms is not None else "-",
+        extensions,
+    ]
+
+
+def add_ws_compression_arg(parser: argparse.ArgumentParser) -> None:
+    """``--ws-compression deflate|none``; read it back with :func:`ws_compression`."""
+    parser.add_argument(
+        "--ws-compression", choices=("deflate", "none"), default="deflate",
+        help="offer permessage-deflate as browsers do (default), or not",
+    )  # fmt: skip
+
+
+def ws_compression(args: argparse.Namespace) -> str | None:
+    """The compression to offer (None for none), from :func:`add_ws_compression_arg`."""
+    return None if args.ws_compression == "none" else "deflate"
+
+
 def ratio(value: float | None, base: float | None) -> str:
     """``value / base`` formatted as ``1.23x``, or ``-`` when either is missing."""
     if value is None or base is None or base == 0:

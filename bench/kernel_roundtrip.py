@@ -205,20 +205,8 @@ def report(
     for name in names:
         if name in stats:
             s = stats[name]
-            rows.append(
-                [
-                    name,
-                    str(s.n),
-                    f"{s.p50:.2f}",
-                    f"{s.p99:.2f}",
-                    f"{s.mean:.2f}",
-                    f"{s.minimum:.2f}",
-                    h.ratio(s.p50, base.p50 if base else None),
-                    h.ratio(s.p99, base.p99 if base else None),
-                    f"{cpu[name] * 1e3 / s.n:.2f}" if name in cpu else "-",
-                    extensions.get(name, "?"),
-                ]
-            )
+            cpu_ms = cpu[name] * 1e3 / s.n if name in cpu else None
+            rows.append(h.latency_row(name, s, base, cpu_ms, extensions.get(name, "?")))
         else:
             reason = errors.get(name, "no samples")
             rows.append([name, "0", "-", "-", "-", "-", "-", "-", "-", f"FAILED: {reason[:80]}"])
@@ -248,17 +236,12 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured round trips first")
     parser.add_argument("--block", type=int, default=50, help="round trips per turn")
     parser.add_argument("--code", default="pass", help="the trivial cell")
-    parser.add_argument(
-        "--ws-compression",
-        choices=("deflate", "none"),
-        default="deflate",
-        help="offer permessage-deflate as browsers do (default), or not",
-    )
+    h.add_ws_compression_arg(parser)
     args = parser.parse_args()
     if not 2 <= args.n <= 100_000 or not 0 <= args.warmup <= 10_000 or args.block < 1:
         h.die("need 2 <= --n <= 100000, 0 <= --warmup <= 10000, --block >= 1")
     names = h.selected_targets(args, CHOICES, baseline="direct")
-    compression = None if args.ws_compression == "none" else "deflate"
+    compression = h.ws_compression(args)
     with h.open_server_targets(names, args) as targets:
         runners: list[Runner] = [
             DirectRunner() if name == "direct" else ServerRunner(targets[name], compression)

@@ -172,15 +172,12 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=10, help="measured starts per target")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured starts first")
     parser.add_argument("--settle", type=float, default=0.5, help="pause after each start, s")
-    parser.add_argument(
-        "--ws-compression", choices=("deflate", "none"), default="deflate",
-        help="offer permessage-deflate as browsers do (default), or not",
-    )  # fmt: skip
+    h.add_ws_compression_arg(parser)
     args = parser.parse_args()
     if not 2 <= args.n <= 200 or not 0 <= args.warmup <= 20 or not 0 <= args.settle <= 10:
         h.die("need 2 <= --n <= 200, 0 <= --warmup <= 20, 0 <= --settle <= 10")
     names = h.selected_targets(args, CHOICES, baseline="direct")
-    compression = None if args.ws_compression == "none" else "deflate"
+    compression = h.ws_compression(args)
     with h.open_server_targets(names, args) as targets:
         starters = {
             name: start_direct if name == "direct" else server_starter(targets[name], compression)

@@ -156,7 +156,7 @@ def fresh_root(source: Path) -> tempfile.TemporaryDirectory[str]:
 
 def measure_once(name: str, source: Path, args: argparse.Namespace) -> Sample:
     """Start a fresh server for ``name``, open the notebook once, stop the server."""
-    compression = None if args.ws_compression == "none" else "deflate"
+    compression = h.ws_compression(args)
     server_name = "jupyter_server" if name == "jupyter_server" else "adrastea"
     with fresh_root(source) as root, _server(server_name, Path(root)) as target:
         time.sleep(args.idle)  # let the fresh server finish whatever it does after start
@@ -301,10 +301,7 @@ def main() -> int:
     parser.add_argument("--output-kb", type=int, default=100, help="KB of output per cell")
     parser.add_argument("--rounds", type=int, default=3, help="opens per target")
     parser.add_argument("--idle", type=float, default=1.0, help="s to wait after a server start")
-    parser.add_argument(
-        "--ws-compression", choices=("deflate", "none"), default="deflate",
-        help="offer permessage-deflate as browsers do (default), or not",
-    )  # fmt: skip
+    h.add_ws_compression_arg(parser)
     args = parser.parse_args()
     if not 1 <= args.cells <= 5000 or not 1 <= args.output_kb <= 10_000:
         h.die("need 1 <= --cells <= 5000 and 1 <= --output-kb <= 10000")

@@ -277,7 +277,7 @@ class NotebookRunner:
     async def setup(self, cases: list[Case]) -> None:
         import httpx
 
-        compression = None if self.args.ws_compression == "none" else "deflate"
+        compression = h.ws_compression(self.args)
         self._http = await self._stack.enter_async_context(
             httpx.AsyncClient(base_url=self.target.url, headers=self.target.headers, timeout=60)
         )
@@ -576,10 +576,7 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=200_000, help="lines of the `lines` case")
     parser.add_argument("--mb", type=int, default=50, help="MiB of the `one` and `chunks` cases")
     parser.add_argument("--poll", type=float, default=0.02, help="Adrastea status poll, s")
-    parser.add_argument(
-        "--ws-compression", choices=("deflate", "none"), default="deflate",
-        help="offer permessage-deflate as browsers do (default), or not",
-    )  # fmt: skip
+    h.add_ws_compression_arg(parser)
     args = parser.parse_args()
     if not 1 <= args.rounds <= 20 or not 1 <= args.lines <= 10_000_000:
         h.die("need 1 <= --rounds <= 20 and 1 <= --lines <= 10000000")
@@ -590,7 +587,7 @@ def main() -> int:
     from adrastea.config import DocumentSettings
 
     cap = DocumentSettings().output_cap_bytes
-    compression = None if args.ws_compression == "none" else "deflate"
+    compression = h.ws_compression(args)
     with h.open_server_targets(names, args) as targets:
         runners: list[Runner] = []
         for name in names:
