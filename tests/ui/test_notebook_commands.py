@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import anyio
 import nbformat
 import pytest
 
@@ -256,3 +257,41 @@ async def test_shift_j_k_select_cells_that_run_copy_cut_and_delete_together(
     assert await selected.count() == 3
     await page.keyboard.press("Shift+M")
     await _wait_sources(page, [f"{a}\n{b}\n{c}", d])
+
+
+async def test_download_html_is_a_sanitised_page_of_the_notebook(
+    server: ServerProcess, context: Any
+) -> None:
+    evil = '<b>bold</b><img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+    write_notebook(
+        server.root,
+        "page.ipynb",
+        [
+            {"cell_type": "markdown", "source": "# The title\n\nmath $x^2$"},
+            {
+                "cell_type": "code",
+                "source": "print('shipped')",
+                "execution_count": 3,
+                "outputs": [
+                    {"output_type": "stream", "name": "stdout", "text": "shipped\n"},
+                    {
+                        "output_type": "display_data",
+                        "data": {"text/html": evil, "text/plain": "html"},
+                        "metadata": {},
+                    },
+                ],
+            },
+        ],
+    )
+    page = await context.new_page()
+    await page.goto(notebook_url(server, "page.ipynb"))
+    await page.locator(".output-stream", has_text="shipped").wait_for()
+    async with page.expect_download() as info:
+        await _menu(page, "File…", "Download as HTML")
+    download = await info.value
+    assert download.suggested_filename == "page.html"
+    html = await anyio.Path(await download.path()).read_text()
+    assert "The title</h1>" in html and "katex" in html  # markdown and math rendered
+    assert "print('shipped')" in html and "In [3]:" in html and "shipped" in html
+    assert "<b>bold</b>" in html
+    assert "<script" not in html and "onerror" not in html and "pwned" not in html
