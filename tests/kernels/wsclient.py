@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import struct
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import anyio
 from websockets.asyncio.client import ClientConnection, connect
 
+from adrastea.kernels._local import process_running as process_alive
 from adrastea.testing import ServerProcess
 
 V1 = "v1.kernel.websocket.jupyter.org"
@@ -201,21 +200,6 @@ class KernelWS:
                     msg["content"].get(k) == v for k, v in content.items()
                 ):
                     return msg
-
-
-def process_alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie nobody reaped counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 async def poll_until(check: Callable[[], bool | Awaitable[bool]], within: float = 30) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 
-__all__ = ["AdoptedLocalProvisioner"]
+__all__ = ["AdoptedLocalProvisioner", "process_running"]
 
 
 class AdoptedLocalProvisioner(LocalProvisioner):
@@ -41,7 +41,7 @@ class AdoptedLocalProvisioner(LocalProvisioner):
     async def poll(self) -> int | None:
         if self.process is not None or self._adopted_pid is None:
             return await super().poll()
-        if _running(self._adopted_pid):
+        if process_running(self._adopted_pid):
             return None
         self._adopted_pid = None
         return 0
@@ -84,7 +84,7 @@ class AdoptedLocalProvisioner(LocalProvisioner):
         return await super().launch_kernel(cmd, **kwargs)
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
     """Whether ``pid`` is a live process (a zombie nobody reaped counts as dead)."""
     try:
         os.kill(pid, 0)
