@@ -93,6 +93,14 @@ class DocumentSettings(_Section):
         gt=1000,
         description="Largest output kept in the live document; the rest is spilled to disk.",
     )
+    output_budget_bytes: int = Field(
+        4_000_000,
+        gt=1000,
+        description=(
+            "Output a notebook opened from disk shows in all: past it, every big output is"
+            " cut to an even share (its head and tail) and read from disk when needed."
+        ),
+    )
     stream_coalesce_interval: float = Field(
         0.1, gt=0, description="Seconds stream output is gathered before touching the document."
     )

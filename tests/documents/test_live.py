@@ -43,6 +43,7 @@ pytestmark = pytest.mark.anyio
 class Options:
     autosave_delay: float = 5.0
     output_cap_bytes: int = 1_000_000
+    output_budget_bytes: int = 4_000_000
     stream_coalesce_interval: float = 0.1
 
 

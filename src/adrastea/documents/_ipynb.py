@@ -30,10 +30,12 @@ __all__ = [
     "CellCache",
     "LazyTexts",
     "atomic_write",
+    "check_output",
     "encode_notebook",
     "parse_notebook",
     "read_notebook",
     "validate_notebook",
+    "write_chunks_atomically",
     "write_notebook",
 ]
 
@@ -68,10 +70,33 @@ def parse_notebook(data: bytes | str) -> Notebook:
         raise InvalidNotebook(f"the notebook is not valid JSON: {exc}"[:_MAX_DETAIL]) from exc
     if isinstance(nb, dict) and nb.get("nbformat") in (1, 2, 3):
         nb = _upgrade(nb)
+    return normalize_notebook(nb)
+
+
+def normalize_notebook(nb: Any) -> Notebook:
+    """Validate a freshly decoded v4 notebook and bring it to in-memory form, in place.
+
+    Raises:
+        InvalidNotebook: see :func:`validate_notebook`.
+    """
     validate_notebook(nb)
     rejoin_lines(nb)
     _strip_transient(nb)
     return nb  # type: ignore[no-any-return]
+
+
+def check_output(output: dict[str, Any]) -> dict[str, Any]:
+    """Validate one freshly decoded output and bring it to in-memory form, in place.
+
+    Raises:
+        InvalidNotebook: not a valid nbformat v4 output.
+    """
+    # A v4.4 notebook around it: the one schema check we have, and no cell id needed.
+    cell: dict[str, Any] = {"cell_type": "code", "execution_count": None, "metadata": {}}
+    holder = {"cells": [{**cell, "source": "", "outputs": [output]}], "metadata": {}}
+    check_schema({**holder, "nbformat": 4, "nbformat_minor": 4}, 4)
+    rejoin_output(output)
+    return output
 
 
 def validate_notebook(nb: Any) -> None:
@@ -122,10 +147,15 @@ def rejoin_lines(nb: dict[str, Any]) -> None:
         for bundle in (cell.get("attachments") or {}).values():
             _rejoin_bundle(bundle)
         for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
-            if output.get("output_type") in ("execute_result", "display_data"):
-                _rejoin_bundle(output.get("data", {}))
-            elif isinstance(output.get("text"), list):
-                output["text"] = "".join(output["text"])
+            rejoin_output(output)
+
+
+def rejoin_output(output: dict[str, Any]) -> None:
+    """Join the multi-line strings of one output in place (see :func:`rejoin_lines`)."""
+    if output.get("output_type") in ("execute_result", "display_data"):
+        _rejoin_bundle(output.get("data", {}))
+    elif isinstance(output.get("text"), list):
+        output["text"] = "".join(output["text"])
 
 
 def _rejoin_bundle(bundle: dict[str, Any]) -> None:
@@ -270,7 +300,14 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> FileStamp:
     return _write_atomically(path, [data], durable=durable)
 
 
-def _write_atomically(path: Path, chunks: Iterable[bytes], *, durable: bool = True) -> FileStamp:
+def write_chunks_atomically(path: Path, chunks: Iterable[bytes | memoryview]) -> FileStamp:
+    """Like :func:`atomic_write` (durable) for data given in pieces; returns the new stamp."""
+    return _write_atomically(path, chunks)
+
+
+def _write_atomically(
+    path: Path, chunks: Iterable[bytes | memoryview], *, durable: bool = True
+) -> FileStamp:
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)

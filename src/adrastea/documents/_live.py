@@ -39,6 +39,7 @@ Rules:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
@@ -55,7 +56,6 @@ from jupyter_ydoc import YNotebook
 from pycrdt import Doc, TransactionEvent
 
 from adrastea.documents._capping import (
-    cap_notebook,
     cap_output,
     lazy_spilled,
     merge_output,
@@ -71,11 +71,12 @@ from adrastea.documents._events import (
     Saved,
     SaveFailed,
 )
-from adrastea.documents._ipynb import read_notebook, validate_notebook
+from adrastea.documents._ipynb import validate_notebook
 from adrastea.documents._journal import Journal, JournalState, replay
 from adrastea.documents._merge import merge_notebook
 from adrastea.documents._ondisk import NotebookFile
 from adrastea.documents._outputs import OutputWriter
+from adrastea.documents._skim import read_capped
 from adrastea.documents._spill import SpillPage, SpillStore
 from adrastea.documents._ynotebook import dump_notebook, load_notebook, new_ynotebook, repair_ids
 from adrastea.documents.types import DocumentOptions, FileStamp
@@ -93,6 +94,7 @@ _SAVE_DUTY = 9.0
 class _Defaults:
     autosave_delay: float = 1.0
     output_cap_bytes: int = 1_000_000
+    output_budget_bytes: int = 4_000_000
     stream_coalesce_interval: float = 0.1
 
 
@@ -177,14 +179,14 @@ class LiveNotebook:
         settings = settings or _Defaults()
         spill = SpillStore(work_dir / "spill")
         journal_path = work_dir / "journal"
-        try:
-            stamp = await anyio.to_thread.run_sync(FileStamp.of, path)
-        except FileNotFoundError as exc:
-            raise FileNotFound(f"no such notebook: {path}") from exc
         notebook = new_ynotebook()
         state: JournalState | None = None
         orphaned: Path | None = None
         if journal_path.exists():
+            try:
+                stamp = await anyio.to_thread.run_sync(FileStamp.of, path)
+            except FileNotFoundError as exc:
+                raise FileNotFound(f"no such notebook: {path}") from exc
             try:
                 state = replay(journal_path, notebook.ydoc)
             except ValueError:
@@ -201,9 +203,14 @@ class LiveNotebook:
             journal = Journal.reopen(journal_path, state.valid_bytes)
             dirty = state.dirty
         else:
-            nb, stamp = await anyio.to_thread.run_sync(read_notebook, path)
-            capped = await anyio.to_thread.run_sync(
-                cap_notebook, nb, spill, settings.output_cap_bytes
+            capped, stamp = await anyio.to_thread.run_sync(
+                functools.partial(
+                    read_capped,
+                    path,
+                    spill,
+                    cap_bytes=settings.output_cap_bytes,
+                    budget_bytes=settings.output_budget_bytes,
+                )
             )
             load_notebook(notebook, capped)
             # A new Y document: clients holding an older one must reset, not merge.

@@ -4,29 +4,75 @@ One file per output id: ``<id>.txt`` holds a stream's text (UTF-8, appended as
 it arrives, so a 50 MB stream is never in memory at once); ``<id>.json`` holds
 a whole rich output (a mime bundle or an error) as JSON.  Files are only ever
 appended to or written once, so readers may read them while a stream grows.
+
+A *snapshot* serves the outputs of a notebook opened from disk without parsing
+them: ``snapshot-<hex>.data`` is a byte copy of the ``.ipynb`` as it was read,
+and ``snapshot-<hex>.slices`` maps output ids to a :class:`Slice`: the byte
+range of the JSON of one field of the output (a stream's ``text``, a bundle's
+``data``) and the output's other, small fields (the index is written after the
+data, atomically: it always points at complete data).  A slice is decoded
+when it is read; the first page request materializes it as a ``.txt`` or
+``.json`` file like any other, so page offsets stay stable.  A snapshot is
+deleted once none of its ids is kept.
 """
 
 from __future__ import annotations
 
 import codecs
+import itertools
 import json
 import os
 import re
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from adrastea.documents._ipynb import atomic_write
+from adrastea.documents._ipynb import atomic_write, check_output, write_chunks_atomically
 from adrastea.documents.types import OutputId
-from adrastea.errors import NotFound
+from adrastea.errors import InvalidNotebook, NotFound
 
-__all__ = ["SpillPage", "SpillStore", "SpillStream"]
+__all__ = ["Kind", "Slice", "SpillPage", "SpillStore", "SpillStream"]
 
 _ID = re.compile(r"[0-9a-f]{32}")
 _READ_CHUNK = 1 << 20
 _DEFAULT_PAGE = 1 << 20
+_SNAPSHOT = "snapshot-"
+# uuid4 per id reads /dev/urandom each time (0.1 ms here): one random prefix per process.
+_ID_PREFIX = uuid.uuid4().hex[:16]
+_ID_COUNTER = itertools.count()
+
+Kind = Literal["stream", "output"]
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One output in a snapshot: ``fields`` plus ``key`` whose JSON is at ``offset``."""
+
+    offset: int
+    length: int
+    kind: Kind
+    key: str
+    fields: dict[str, Any]
+
+    def to_json(self) -> list[Any]:
+        return [self.offset, self.length, self.kind, self.key, self.fields]
+
+    @classmethod
+    def from_json(cls, value: Any) -> Slice:
+        offset, length, kind, key, fields = value
+        if not isinstance(fields, dict) or key not in ("text", "data"):
+            raise ValueError("not a slice")
+        return cls(
+            int(offset), int(length), "stream" if kind == "stream" else "output", key, fields
+        )
+
+
+@dataclass(frozen=True)
+class _Sliced:
+    data: Path
+    slice: Slice
 
 
 @dataclass(frozen=True)
@@ -39,7 +85,7 @@ class SpillPage:
     """
 
     output_id: OutputId
-    kind: Literal["stream", "output"]
+    kind: Kind
     offset: int
     next_offset: int
     total_bytes: int
@@ -96,10 +142,12 @@ class SpillStore:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._open: dict[OutputId, SpillStream] = {}
+        self._slices: dict[str, _Sliced] | None = None  # read from the indexes when first needed
 
     @staticmethod
     def new_id() -> OutputId:
-        return OutputId(uuid.uuid4().hex)
+        """A fresh id, unique across processes (random prefix) and cheap (a counter)."""
+        return OutputId(f"{_ID_PREFIX}{next(_ID_COUNTER):016x}")
 
     def open_stream(self, output_id: OutputId) -> SpillStream:
         """Open (create or continue) the stream spill file of ``output_id`` for appending."""
@@ -130,7 +178,37 @@ class SpillStore:
         atomic_write(self._path(output_id, "txt"), data)
         return len(data)
 
-    def kind(self, output_id: str) -> Literal["stream", "output"]:
+    def write_snapshot(self, data: bytes) -> tuple[Path, str]:
+        """Store ``data`` (the bytes of a notebook file) as a new snapshot, durably.
+
+        Returns the snapshot's data file and the sha-256 of ``data`` (computed
+        while writing).  Its outputs are unknown until :meth:`add_slices` names
+        them; a snapshot never named is removed by :meth:`collect`.  Blocking;
+        releases the GIL while it hashes and writes.
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{_SNAPSHOT}{uuid.uuid4().hex}.data"
+        view = memoryview(data)
+        chunks = (view[i : i + _READ_CHUNK] for i in range(0, len(view), _READ_CHUNK))
+        stamp = write_chunks_atomically(path, chunks)
+        return path, stamp.sha256
+
+    def add_slices(self, data: Path, slices: Mapping[OutputId, Slice]) -> None:
+        """Name outputs in the snapshot ``data`` (durably: an index written atomically)."""
+        for output_id in slices:
+            self._check(output_id)
+        index = {"slices": {k: v.to_json() for k, v in slices.items()}}
+        atomic_write(data.with_suffix(".slices"), json.dumps(index).encode())
+        known = self._known_slices()
+        for output_id, found in slices.items():
+            known[output_id] = _Sliced(data, found)
+
+    def discard_snapshot(self, data: Path) -> None:
+        """Remove a snapshot that was written but must not be used (its load failed)."""
+        data.with_suffix(".slices").unlink(missing_ok=True)
+        data.unlink(missing_ok=True)
+
+    def kind(self, output_id: str) -> Kind:
         """Whether ``output_id`` is a spilled stream or a spilled rich output.
 
         Raises:
@@ -141,6 +219,8 @@ class SpillStore:
             return "stream"
         if self._path(output_id, "json").exists():
             return "output"
+        if (found := self._known_slices().get(output_id)) is not None:
+            return found.slice.kind
         raise NotFound(f"no spilled output {output_id}")
 
     def read(self, output_id: str, offset: int = 0, limit: int = _DEFAULT_PAGE) -> SpillPage:
@@ -156,6 +236,7 @@ class SpillStore:
         if offset < 0 or limit < 4:
             raise ValueError("offset must be >= 0 and limit >= 4")
         kind = self.kind(output_id)
+        self._materialize(output_id)
         path = self._path(output_id, "txt" if kind == "stream" else "json")
         with path.open("rb") as f:
             total = os.fstat(f.fileno()).st_size
@@ -187,7 +268,11 @@ class SpillStore:
         try:
             f = path.open("rb")
         except FileNotFoundError as exc:
-            raise NotFound(f"no spilled stream {output_id}") from exc
+            found = self._known_slices().get(output_id)
+            if found is None or found.slice.kind != "stream":
+                raise NotFound(f"no spilled stream {output_id}") from exc
+            yield _cut(_stream_text(self._load_slice(found)), end)
+            return
         with f:
             remaining = end
             while remaining is None or remaining > 0:
@@ -210,7 +295,10 @@ class SpillStore:
         try:
             data = self._path(output_id, "json").read_bytes()
         except FileNotFoundError as exc:
-            raise NotFound(f"no spilled output {output_id}") from exc
+            found = self._known_slices().get(output_id)
+            if found is None:
+                raise NotFound(f"no spilled output {output_id}") from exc
+            return self._load_slice(found)
         output: dict[str, Any] = json.loads(data)
         return output
 
@@ -226,13 +314,29 @@ class SpillStore:
         return set(self._open)
 
     def collect(self, keep: Collection[str]) -> int:
-        """Delete spill files whose id is neither in ``keep`` nor open; returns how many."""
+        """Delete spill files whose id is neither in ``keep`` nor open, and snapshots none of
+        whose ids is kept; returns how many files."""
         if not self.folder.is_dir():
             return 0
         removed = 0
+        indexed: set[Path] = set()
+        for index in self.folder.glob(f"{_SNAPSHOT}*.slices"):
+            data = index.with_suffix(".data")
+            ids = _read_index(index).keys()
+            if any(i in keep or i in self._open for i in ids):
+                indexed.add(data)
+                continue
+            index.unlink(missing_ok=True)
+            removed += 1
+            if self._slices is not None:
+                for output_id in ids:
+                    self._slices.pop(output_id, None)
         for path in self.folder.iterdir():
             stem = path.name.split(".", 1)[0]
-            if _ID.fullmatch(stem) and stem not in keep and stem not in self._open:
+            unnamed_snapshot = stem.startswith(_SNAPSHOT) and path.suffix == ".data"
+            if (unnamed_snapshot and path not in indexed) or (
+                _ID.fullmatch(stem) and stem not in keep and stem not in self._open
+            ):
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
@@ -255,10 +359,65 @@ class SpillStore:
     def _path(self, output_id: str, suffix: str) -> Path:
         return self.folder / f"{output_id}.{suffix}"
 
+    def _known_slices(self) -> dict[str, _Sliced]:
+        if self._slices is None:
+            self._slices = {}
+            for index in self.folder.glob(f"{_SNAPSHOT}*.slices"):
+                data = index.with_suffix(".data")
+                for output_id, found in _read_index(index).items():
+                    self._slices[output_id] = _Sliced(data, found)
+        return self._slices
+
+    def _load_slice(self, sliced: _Sliced) -> dict[str, Any]:
+        found = sliced.slice
+        try:
+            with sliced.data.open("rb") as f:
+                raw = os.pread(f.fileno(), found.length, found.offset)
+        except FileNotFoundError as exc:
+            raise NotFound(f"the snapshot {sliced.data.name} is gone") from exc
+        if len(raw) != found.length:
+            raise NotFound(f"the snapshot {sliced.data.name} is truncated")
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidNotebook(f"an output in the file is not valid JSON: {exc}") from exc
+        return check_output({**found.fields, found.key: value})
+
+    def _materialize(self, output_id: str) -> None:
+        # Pages are byte ranges of a file: give a slice one before the first page.
+        if self._path(output_id, "txt").exists() or self._path(output_id, "json").exists():
+            return
+        found = self._known_slices()[output_id]
+        output = self._load_slice(found)
+        if found.slice.kind == "stream":
+            self.write_text(OutputId(output_id), _stream_text(output))
+        else:
+            self.write_output(OutputId(output_id), output)
+
     @staticmethod
     def _check(output_id: str) -> None:
         if not isinstance(output_id, str) or not _ID.fullmatch(output_id):
             raise NotFound(f"no spilled output {output_id!r}")
+
+
+def _read_index(index: Path) -> dict[str, Slice]:
+    try:
+        slices = json.loads(index.read_bytes())["slices"]
+        return {k: Slice.from_json(v) for k, v in slices.items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}  # unreadable: its outputs are reported missing, never guessed
+
+
+def _stream_text(output: Mapping[str, Any]) -> str:
+    text = output.get("text", "")
+    return text if isinstance(text, str) else ""
+
+
+def _cut(text: str, end: int | None) -> str:
+    """``text`` up to UTF-8 byte ``end``."""
+    if end is None or len(text) * 4 <= end:
+        return text
+    return text.encode()[:end].decode(errors="ignore")
 
 
 def _complete_utf8(data: bytes) -> int:

@@ -30,6 +30,9 @@ class DocumentOptions(Protocol):
     def output_cap_bytes(self) -> int: ...
 
     @property
+    def output_budget_bytes(self) -> int: ...
+
+    @property
     def stream_coalesce_interval(self) -> float: ...
 
 
