@@ -5,14 +5,23 @@ A :class:`LiveStream` takes raw stream text, applies terminal semantics
 few, small Y operations:
 
 - while the text fits in ``cap_bytes``, the document holds all of it
-  (committed text, then the current line); an update deletes the old line and
-  inserts the new committed text and line;
+  (committed text, then the current line); an update replaces the old line
+  with the new committed text and line (inserting only the extension when the
+  old line merely grew or ended);
 - past the cap, the stream is *spilled*: everything committed goes to an
   append-only spill file as it arrives, and the document holds
   ``head + note + tail + line``.  The head is fixed, the tail is a sliding
   window of the last lines, so an update deletes what slid out of the window
   and appends what came in; memory stays bounded by the cap however long the
   stream runs.
+
+The update that first shows a stream spilled is a minimal edit of the plain
+text the document already holds (a prefix of the stream): it deletes the
+middle between head and tail, inserts the note, and appends only the part of
+the tail (and line) the document lacks, so crossing the cap costs a
+connected client the note and the new text, not the cap's worth of text
+again.  The document's text is then exactly what :meth:`LiveStream.render`
+would produce.
 
 Byte offsets: pycrdt ``Text`` indexes by UTF-8 bytes, so all bookkeeping here
 is in bytes.
@@ -49,6 +58,30 @@ def _segments(text: str) -> list[str]:
     if parts[-1]:
         segments.append(parts[-1])
     return segments
+
+
+def _after(text: str, nbytes: int) -> str:
+    """``text`` without its first ``nbytes`` UTF-8 bytes (which end on a character boundary)."""
+    if not nbytes:
+        return text
+    if text.isascii():
+        return text[nbytes:]
+    return text.encode()[nbytes:].decode()
+
+
+def _replace(text: Text, start: int, old: str, old_bytes: int, new: str) -> None:
+    """Make ``text[start : start + old_bytes]``, which holds ``old``, hold ``new`` instead.
+
+    When ``new`` merely extends ``old`` (a line that grew or ended), only the extension is
+    inserted, so a client is not sent ``old`` again.
+    """
+    if new.startswith(old):
+        start += old_bytes
+        new = new[len(old) :]
+    elif old_bytes:
+        del text[start : start + old_bytes]
+    if new:
+        text.insert(start, new)
 
 
 class LiveStream:
@@ -170,18 +203,13 @@ class LiveStream:
         text: Text = youtput["text"]
         line = self._term.line
         if self._file is None:
-            start = self._doc_committed_bytes
-            if self._pending or line != self._doc_line:
-                del text[start : start + self._doc_line_bytes]
-                text.insert(start, "".join(self._pending) + line)
+            new = "".join(self._pending) + line
+            _replace(text, self._doc_committed_bytes, self._doc_line, self._doc_line_bytes, new)
             self._doc_committed_bytes = self._committed_bytes
             self._pending = []
         elif self._relayout:
-            rendered = self.render(self.index or 0)
-            del text[: len(text)]
-            text.insert(0, rendered["text"])
-            youtput["metadata"] = rendered["metadata"]
-            return
+            self._apply_spilling(text, line)
+            youtput["metadata"] = {MARKER_KEY: self._marker(line)}
         else:
             self._file.flush()
             note = self._note()
@@ -196,9 +224,7 @@ class LiveStream:
             line_start = tail_start + self._doc_tail_bytes
             new_tail = "".join(segment for segment, _ in self._new_tail)
             self._absorb_new_tail()
-            if new_tail or line != self._doc_line:
-                del text[line_start : line_start + self._doc_line_bytes]
-                text.insert(line_start, new_tail + line)
+            _replace(text, line_start, self._doc_line, self._doc_line_bytes, new_tail + line)
             youtput["metadata"] = {MARKER_KEY: self._marker(line)}
         self._doc_line, self._doc_line_bytes = line, _nbytes(line)
 
@@ -213,6 +239,40 @@ class LiveStream:
         if self._file is not None:
             self._file.flush()
             self._spill.release(self._file)
+
+    def _apply_spilling(self, text: Text, line: str) -> None:
+        # The document still holds the plain text as last applied: the stream's first
+        # _doc_committed_bytes bytes, then _doc_line.  It already has the head and maybe
+        # the start of the tail, so only the middle goes, the note comes in, and what the
+        # document lacks is added: a client is not sent the cap's worth of text again.
+        assert self._file is not None
+        self._file.flush()  # the marker must not promise bytes the OS has not got
+        self._relayout = False
+        held = self._doc_committed_bytes
+        head = self._head_bytes
+        assert not self._doc_tail and not self._trim
+        # Nothing is in the document's tail yet (_drop_tail emptied it, and _trim_tail
+        # only trims the document's part): the whole tail is _new_tail, a suffix of the
+        # committed stream starting at byte tail_start, and tail_start >= head.
+        tail = "".join(segment for segment, _ in self._new_tail)
+        tail_start = self._total_bytes - self._new_tail_bytes
+        note = self._note()
+        note_bytes = _nbytes(note)
+        if held > head:
+            middle = min(held, tail_start) - head
+            if middle:
+                del text[head : head + middle]
+            text.insert(head, note)
+            shown = max(0, held - tail_start)  # bytes of the tail the document has
+            start = head + note_bytes + shown
+            new = _after(tail, shown) + line
+        else:
+            start = held
+            new = _after(self._head, held) + note + tail + line
+        _replace(text, start, self._doc_line, self._doc_line_bytes, new)
+        self._absorb_new_tail()
+        self._trim = 0
+        self._doc_note, self._doc_note_bytes = note, note_bytes
 
     # -- committing -------------------------------------------------------------------
 
