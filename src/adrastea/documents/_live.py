@@ -76,7 +76,7 @@ from adrastea.documents._journal import Journal, JournalState, replay
 from adrastea.documents._merge import merge_notebook
 from adrastea.documents._ondisk import NotebookFile
 from adrastea.documents._outputs import OutputWriter
-from adrastea.documents._skim import read_capped
+from adrastea.documents._skim import begin_read
 from adrastea.documents._spill import SpillPage, SpillStore
 from adrastea.documents._ynotebook import dump_notebook, load_notebook, new_ynotebook, repair_ids
 from adrastea.documents.types import DocumentOptions, FileStamp
@@ -203,18 +203,25 @@ class LiveNotebook:
             journal = Journal.reopen(journal_path, state.valid_bytes)
             dirty = state.dirty
         else:
-            capped, stamp = await anyio.to_thread.run_sync(
+            pending = await anyio.to_thread.run_sync(
                 functools.partial(
-                    read_capped,
+                    begin_read,
                     path,
                     spill,
                     cap_bytes=settings.output_cap_bytes,
                     budget_bytes=settings.output_budget_bytes,
                 )
             )
-            load_notebook(notebook, capped)
-            # A new Y document: clients holding an older one must reset, not merge.
-            notebook.ystate["session_id"] = uuid.uuid4().hex
+            try:
+                # Built while the spill snapshot is still being written.
+                load_notebook(notebook, pending.nb)
+                # A new Y document: clients holding an older one must reset, not merge.
+                notebook.ystate["session_id"] = uuid.uuid4().hex
+                stamp = await anyio.to_thread.run_sync(pending.finish)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(pending.abandon)
+                raise
             journal = await anyio.to_thread.run_sync(
                 Journal.create, journal_path, notebook.ydoc.get_update(), stamp
             )

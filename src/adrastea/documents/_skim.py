@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,7 @@ from adrastea.documents._spill import Slice, SpillStore
 from adrastea.documents.types import FileStamp, OutputId
 from adrastea.errors import FileNotFound
 
-__all__ = ["output_allowance", "read_capped"]
+__all__ = ["PendingRead", "begin_read", "output_allowance", "read_capped"]
 
 Notebook = dict[str, Any]
 
@@ -107,13 +108,53 @@ _MIME_BUNDLE = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _STRINGS = msgspec.json.Decoder(list[str])
 
 
+class PendingRead:
+    """A notebook read by :func:`begin_read` whose spill snapshot may still be being written.
+
+    ``nb`` can be used at once; :meth:`finish` must be called (from any thread)
+    before anything that refers to its spilled outputs is made durable, or
+    :meth:`abandon` if the notebook is not used after all.
+    """
+
+    def __init__(self, nb: Notebook, settle: Callable[[], FileStamp], drop: Callable[[], None]):
+        self.nb = nb
+        self._settle = settle
+        self._drop = drop
+
+    def finish(self) -> FileStamp:
+        """Wait until the spilled outputs are durable; returns the stamp of the bytes read.
+
+        Raises:
+            OSError: the snapshot could not be written (it is removed again).
+        """
+        try:
+            return self._settle()
+        except BaseException:
+            self.abandon()
+            raise
+
+    def abandon(self) -> None:
+        """Remove whatever this read put in the spill folder."""
+        with contextlib.suppress(Exception):  # the write itself may be what failed
+            self._drop()
+
+
 def read_capped(
     path: Path, spill: SpillStore, *, cap_bytes: int, budget_bytes: int
 ) -> tuple[Notebook, FileStamp]:
+    """:func:`begin_read` and :meth:`PendingRead.finish` in one call."""
+    pending = begin_read(path, spill, cap_bytes=cap_bytes, budget_bytes=budget_bytes)
+    return pending.nb, pending.finish()
+
+
+def begin_read(path: Path, spill: SpillStore, *, cap_bytes: int, budget_bytes: int) -> PendingRead:
     """Read ``path`` into a validated notebook in in-memory form, big outputs spilled.
 
-    Returns the notebook (stand-ins for spilled outputs) and the stamp of the
-    bytes read.  Blocking; call it off the event loop.
+    The notebook holds stand-ins for spilled outputs.  Their snapshot (and the
+    stamp's hash) is written by a thread while the cells are parsed and after:
+    hashing and writing release the GIL, so the caller can build its document
+    meanwhile and then call :meth:`PendingRead.finish`.  Blocking; call it off
+    the event loop.
 
     Raises:
         FileNotFound: ``path`` does not exist.
@@ -128,31 +169,42 @@ def read_capped(
     skeleton = _skim(data) if len(data) > budget_bytes else None
     if skeleton is None:
         nb = cap_notebook(parse_notebook(data), spill, cap_bytes)
-        return nb, FileStamp.of_bytes(data, st)
+        return _settled(nb, FileStamp.of_bytes(data, st))
     assert isinstance(skeleton.cells, list)  # see _skim
     sizes = [output.size() for cell in skeleton.cells for output in _outputs(cell)]
     allowance = output_allowance(sizes, budget_bytes, cap_bytes)
     if max(sizes, default=0) <= allowance:
         nb = normalize_notebook(_Builder(data, allowance).build(skeleton).nb)
-        return nb, FileStamp.of_bytes(data, st)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # The snapshot is written (and hashed) while the cells are parsed: hashing
-        # and writing release the GIL.
-        snapshot = pool.submit(spill.write_snapshot, data)
-        try:
-            built = _Builder(data, allowance).build(skeleton)
-            nb = normalize_notebook(built.nb)
-            for (cell, index), output in built.decoded_over.items():
-                nb["cells"][cell]["outputs"][index] = cap_output(output, spill, allowance)
-            for (cell, index), stand_in in built.stand_ins.items():
-                nb["cells"][cell]["outputs"][index] = stand_in
-            snapshot_path, sha256 = snapshot.result()
-            spill.add_slices(snapshot_path, built.slices)
-        except BaseException:
-            with contextlib.suppress(Exception):  # the write itself may be what failed
-                spill.discard_snapshot(snapshot.result()[0])
-            raise
-    return nb, FileStamp(st.st_mtime_ns, st.st_size, sha256)
+        return _settled(nb, FileStamp.of_bytes(data, st))
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="adrastea-snapshot")
+    snapshot = pool.submit(spill.write_snapshot, data)
+    pool.shutdown(wait=False)  # the thread ends with the write
+
+    def drop() -> None:
+        spill.discard_snapshot(snapshot.result()[0])
+
+    try:
+        built = _Builder(data, allowance).build(skeleton)
+        nb = normalize_notebook(built.nb)
+        for (cell, index), output in built.decoded_over.items():
+            nb["cells"][cell]["outputs"][index] = cap_output(output, spill, allowance)
+        for (cell, index), stand_in in built.stand_ins.items():
+            nb["cells"][cell]["outputs"][index] = stand_in
+    except BaseException:
+        with contextlib.suppress(Exception):
+            drop()
+        raise
+
+    def settle() -> FileStamp:
+        snapshot_path, sha256 = snapshot.result()
+        spill.add_slices(snapshot_path, built.slices)
+        return FileStamp(st.st_mtime_ns, st.st_size, sha256)
+
+    return PendingRead(nb, settle, drop)
+
+
+def _settled(nb: Notebook, stamp: FileStamp) -> PendingRead:
+    return PendingRead(nb, lambda: stamp, lambda: None)
 
 
 def output_allowance(sizes: list[int], budget: int, cap: int) -> int:
