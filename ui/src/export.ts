@@ -1,7 +1,7 @@
 // "Download as HTML": a standalone page of the notebook, rendered with the same
 // (sanitising) renderers as the live view.
 import { renderMarkdown } from "./markdown";
-import { renderOutput } from "./outputs";
+import { fullOutput, renderOutput } from "./outputs";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type CellJson = Record<string, any>;
@@ -25,7 +25,9 @@ export async function exportHtml(path: string, cells: CellJson[]): Promise<strin
       const pre = document.createElement("pre");
       pre.textContent = source;
       box.append(prompt, pre);
-      for (const output of cell.outputs || []) box.append(renderOutput(output, { notebookPath: path }));
+      for (const output of cell.outputs || []) {
+        box.append(renderOutput(await fullOutput(output, path), { notebookPath: path, static: true }));
+      }
     }
     body.append(box);
   }

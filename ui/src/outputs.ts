@@ -1,6 +1,7 @@
 // Rendering nbformat outputs. Untrusted HTML/SVG goes through DOMPurify, text
 // through text nodes; long streams show their head and tail only, so the DOM
-// stays bounded however much a cell prints.
+// stays bounded however much a cell prints. A rich output too big for the document
+// (a stand-in) is fetched from the server when it nears the view and rendered as usual.
 import { api, notebookUrl } from "./api";
 import { appendAnsi, resolveCarriageReturns } from "./ansi";
 import { formatBytes, h } from "./dom";
@@ -8,9 +9,13 @@ import { renderJson } from "./json";
 import { renderMarkdown } from "./markdown";
 import { renderLatexOutput } from "./math";
 import { sanitizedFragment, sanitizedSvg } from "./sanitize";
+import { cachedOutput, loadOutput, whenNearView } from "./spill";
 
 /** Lines of a stream shown at each end before the middle is folded away. */
 export const STREAM_EDGE_LINES = 500;
+
+/** Rich outputs up to this size load by themselves near the view; bigger ones on request. */
+export const AUTO_LOAD_BYTES = 8 << 20;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Output = Record<string, any>;
@@ -32,7 +37,7 @@ const joined = (value: unknown): string =>
 
 interface Marker {
   output_id: string;
-  kind: string;
+  kind: "stream" | "output";
   total_bytes: number;
   total_lines: number;
 }
@@ -73,6 +78,8 @@ function boundedText(target: HTMLElement, text: string, edge: number): number {
 
 export interface OutputContext {
   notebookPath: string;
+  /** Render once, for a page of its own (export): stand-ins stay as they are. */
+  static?: boolean;
 }
 
 function spillNote(marker: Marker, ctx: OutputContext): HTMLElement {
@@ -160,8 +167,60 @@ function renderMime(data: Output, metadata: Output, ctx: OutputContext): HTMLEle
 
 /** The element showing one output. */
 export function renderOutput(output: Output, ctx: OutputContext): HTMLElement {
-  const kind = output.output_type;
   const marker = spillMarker(output);
+  if (marker?.kind === "output" && !ctx.static) return spilledOutput(output, marker, ctx);
+  return renderPlain(output, marker, ctx);
+}
+
+/** ``output`` itself, or the full output behind a rich stand-in that is not too big to load. */
+export async function fullOutput(output: Output, notebookPath: string): Promise<Output> {
+  const marker = spillMarker(output);
+  if (marker?.kind !== "output" || marker.total_bytes > AUTO_LOAD_BYTES) return output;
+  try {
+    return await loadOutput(notebookPath, marker.output_id);
+  } catch {
+    return output; // the stand-in says what is missing
+  }
+}
+
+/** A rich output's stand-in: the full output once loaded, meanwhile a placeholder. */
+function spilledOutput(standIn: Output, marker: Marker, ctx: OutputContext): HTMLElement {
+  const cached = cachedOutput(ctx.notebookPath, marker.output_id);
+  if (cached) return renderPlain(cached, null, ctx);
+  const size = formatBytes(marker.total_bytes);
+  const el = h("div", { class: "output output-spilled", "data-output-id": marker.output_id });
+  const action = (label: string): HTMLButtonElement =>
+    h("button", { class: "link", type: "button", text: label, onclick: load });
+  function load(): void {
+    const status = h("div", { class: "spill-status", text: `Loading output (${size})…` });
+    el.setAttribute("aria-busy", "true");
+    el.replaceChildren(status);
+    loadOutput(ctx.notebookPath, marker.output_id, (loaded, total) => {
+      status.textContent = `Loading output… ${formatBytes(loaded)} of ${formatBytes(total)}`;
+    }).then(
+      (full) => el.replaceWith(renderPlain(full, null, ctx)),
+      (err: Error) => {
+        el.removeAttribute("aria-busy");
+        el.replaceChildren(
+          renderPlain(standIn, null, ctx),
+          h("div", { class: "spill-status", role: "alert" }, `Could not load it: ${err.message} `, action("Retry")),
+        );
+      },
+    );
+  }
+  if (marker.total_bytes <= AUTO_LOAD_BYTES) {
+    el.append(h("div", { class: "spill-status", text: `Output of ${size} loads when scrolled into view` }));
+    whenNearView(el, load);
+  } else {
+    const show = action(`Show this output (${size})`);
+    el.append(renderPlain(standIn, null, ctx), h("div", { class: "spill-status" }, show));
+  }
+  return el;
+}
+
+/** An output as it is; a stream stand-in gets a note to read the rest page by page. */
+function renderPlain(output: Output, marker: Marker | null, ctx: OutputContext): HTMLElement {
+  const kind = output.output_type;
   let el: HTMLElement;
   if (kind === "stream") {
     const pre = h("pre", {});
