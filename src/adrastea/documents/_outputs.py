@@ -3,7 +3,11 @@
 All output changes of one document go through one :class:`OutputWriter`, so
 their order is kept: stream text is buffered (see ``_stream``) and reaches the
 document at most every ``interval`` seconds, but any other output for the same
-cell first flushes that cell's pending stream text.
+cell first flushes that cell's pending stream text.  A spilled stream that keeps
+growing refreshes its tail within a byte budget (``stream_refresh_rate``, see
+``_stream``): its cell stays pending until the tail is current, and the stream's
+last update, when it ends (another output follows, the cell finishes, the writer
+closes), shows its true tail whatever the budget.
 
 Jupyter's rules are followed: stream text joins the cell's last output when
 that is a stream of the same name, else starts a new output; ``clear(wait=True)``
@@ -28,7 +32,7 @@ from pycrdt import Array, Map, Text
 from adrastea.documents._capping import SpillMarker, cap_output
 from adrastea.documents._clock import Clock, SystemClock
 from adrastea.documents._spill import SpillStore
-from adrastea.documents._stream import LiveStream
+from adrastea.documents._stream import DEFAULT_REFRESH_RATE, LiveStream
 from adrastea.documents._ynotebook import find_cell, new_youtput
 
 __all__ = ["OutputWriter"]
@@ -37,7 +41,8 @@ __all__ = ["OutputWriter"]
 @dataclass
 class _Cell:
     hint: int | None = None
-    streams: list[LiveStream] = field(default_factory=list)  # not yet applied, in order
+    # Not yet applied, in order, or (the open one only) applied with a stale tail.
+    streams: list[LiveStream] = field(default_factory=list)
     open: LiveStream | None = None  # the stream new text of its name joins
     clear_wait: bool = False
 
@@ -48,7 +53,8 @@ class OutputWriter:
     ``stream`` is cheap and never touches the document; :meth:`flush` applies
     buffered stream text in one transaction.  Run :meth:`run` in a task group
     to flush at most every ``interval`` seconds while text arrives, or call
-    :meth:`flush` yourself.
+    :meth:`flush` yourself.  ``stream_refresh_rate`` bounds the bytes a second a
+    spilled, still growing stream sends to refresh its tail.
     """
 
     def __init__(
@@ -59,12 +65,14 @@ class OutputWriter:
         cap_bytes: int = 1_000_000,
         interval: float = 0.1,
         clock: Clock | None = None,
+        stream_refresh_rate: float = DEFAULT_REFRESH_RATE,
     ) -> None:
         self._notebook = notebook
         self._spill = spill
         self._cap = cap_bytes
         self._interval = interval
         self._clock: Clock = clock or SystemClock()
+        self._refresh_rate = stream_refresh_rate
         self._cells: dict[str, _Cell] = {}
         self._pending: set[str] = set()
         self._displays: dict[str, list[tuple[str, int]]] = {}
@@ -75,7 +83,11 @@ class OutputWriter:
 
     @property
     def pending(self) -> bool:
-        """True if some stream text has not reached the document yet."""
+        """True if some stream text has not reached the document yet.
+
+        A spilled stream's tail waiting for its byte budget counts: :meth:`flush` may
+        leave it pending, :meth:`run` refreshes it when the budget allows.
+        """
         return bool(self._pending)
 
     def stream(self, cell_id: str, name: str, text: str) -> int:
@@ -92,7 +104,7 @@ class OutputWriter:
         live = cell.open
         if live is None or live.name != name:
             self._close_open(cell)
-            live = LiveStream(name, self._spill, self._cap)
+            live = self._new_stream(name)
             if not cell.streams:
                 self._adopt_last(cell_id, cell, live)
             cell.open = live
@@ -118,8 +130,8 @@ class OutputWriter:
         cell = self._cell(cell_id)
         if cell.clear_wait:
             self._clear_now(cell_id, cell)
+        self._close_open(cell)  # first, so the stream's last update shows its true tail
         self._flush_cells([cell_id])
-        self._close_open(cell)
         youtputs = self._youtputs(cell_id, cell)
         if youtputs is None:
             return -1
@@ -160,7 +172,13 @@ class OutputWriter:
         """
         cell = self._cell(cell_id)
         self._flush_cells([cell_id])
-        if cell.open is not None and cell.open.index == index:
+        live = cell.open
+        if live is not None and live.index == index:
+            # Its output goes: a stale tail waiting for the budget need not be shown.
+            if live in cell.streams:
+                cell.streams.remove(live)
+                if not cell.streams:
+                    self._pending.discard(cell_id)
             self._close_open(cell)
         youtputs = self._youtputs(cell_id, cell)
         if youtputs is None:
@@ -182,21 +200,28 @@ class OutputWriter:
         cell = self._cells.get(cell_id)
         if cell is None:
             return
+        self._close_open(cell)  # first, so the stream's last update shows its true tail
         self._flush_cells([cell_id])
-        self._close_open(cell)
         del self._cells[cell_id]
 
     def flush(self) -> None:
-        """Apply all buffered stream text to the document, in one transaction."""
+        """Apply all buffered stream text to the document, in one transaction.
+
+        Spilled streams that keep growing refresh their tails only as their budget allows
+        (the note, current line and marker are always current, so a save is exact).
+        """
         if self._pending:
             self._flush_cells(list(self._pending))
         self._last_flush = self._clock.now()
 
     def close(self) -> None:
-        """Flush, and release every stream (the writer can still be used afterwards)."""
-        self.flush()
+        """Flush, and release every stream (the writer can still be used afterwards).
+
+        Every stream ends here: the document then shows each one's true tail.
+        """
         for cell in self._cells.values():
             self._close_open(cell)
+        self.flush()  # no stream is open now, so every cell is due
         self._cells.clear()
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -211,10 +236,25 @@ class OutputWriter:
                     continue
                 await self._clock.sleep_until(self._last_flush + self._interval)
                 self.flush()
+                if self._pending:
+                    # A stale tail waits for its budget: look again next interval.
+                    self._wake.set()
         finally:
             self._wake = None
 
     # -- internals --------------------------------------------------------------------
+
+    def _new_stream(self, name: str) -> LiveStream:
+        return LiveStream(
+            name, self._spill, self._cap, refresh_rate=self._refresh_rate, clock=self._clock
+        )
+
+    def _due(self, cell: _Cell, now: float) -> bool:
+        # False only while the cell's one stream waits for its budget with nothing new:
+        # a flush then has nothing to write (not even an empty transaction).
+        return not cell.streams or any(
+            live is not cell.open or live.ready_at() <= now for live in cell.streams
+        )
 
     def _cell(self, cell_id: str) -> _Cell:
         cell = self._cells.get(cell_id)
@@ -246,13 +286,17 @@ class OutputWriter:
             live.adopt(len(youtputs) - 1, str(last["text"]))
 
     def _flush_cells(self, cell_ids: list[str]) -> None:
-        todo = [cid for cid in cell_ids if cid in self._pending]
+        now = self._clock.now()
+        todo = [cid for cid in cell_ids if cid in self._pending and self._due(self._cell(cid), now)]
         if not todo:
             return
         with self._notebook.ydoc.transaction():
             for cell_id in todo:
                 self._pending.discard(cell_id)
-                self._flush_cell(cell_id, self._cell(cell_id))
+                cell = self._cell(cell_id)
+                self._flush_cell(cell_id, cell)
+                if cell.streams:
+                    self._pending.add(cell_id)
         self.flushes += 1
 
     def _flush_cell(self, cell_id: str, cell: _Cell) -> None:
@@ -262,18 +306,22 @@ class OutputWriter:
                 live.close()
             cell.streams, cell.open = [], None
             return
+        stale: list[LiveStream] = []
         for live in cell.streams:
             if live.index is not None and live.index < len(youtputs):
                 youtput = youtputs[live.index]
                 if live.matches(youtput):
-                    live.apply(youtput)
+                    # A stream that is no longer open has ended: its last update is final.
+                    live.apply(youtput, final=live is not cell.open)
                     if live is not cell.open:
                         live.close()
+                    elif live.changed:
+                        stale.append(live)  # its tail waits for the budget
                     continue
             if live.index is not None:
                 # A client changed the output under us: go on in a new output with
                 # what the document has not seen yet.
-                fresh = LiveStream(live.name, self._spill, self._cap)
+                fresh = self._new_stream(live.name)
                 fresh.feed(live.unapplied_text())
                 live.close()
                 if cell.open is live:
@@ -282,7 +330,7 @@ class OutputWriter:
             youtputs.append(new_youtput(live.render(len(youtputs))))
             if live is not cell.open:
                 live.close()
-        cell.streams = []
+        cell.streams = stale
 
     def _close_open(self, cell: _Cell) -> None:
         if cell.open is not None:

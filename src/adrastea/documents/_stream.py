@@ -15,6 +15,19 @@ few, small Y operations:
   and appends what came in; memory stays bounded by the cap however long the
   stream runs.
 
+While a spilled stream keeps growing, what it sends is bounded by a token
+bucket per output (``refresh_rate`` bytes a second, a burst of one tail): an
+update refreshes the tail only when the bucket covers the text the document
+lacks, else it leaves the document's tail as it is (a true tail of an earlier
+moment) and only updates the note (the bytes and lines not shown) and the
+current line.  A slow logger past the cap thus sees each line at once, while a
+flood refreshes its tail every ``tail / refresh_rate`` seconds or so, and the
+text that slid through the window meanwhile is never sent.  The final update
+(``apply(final=True)``) ignores the budget, so a finished stream's document
+holds exactly :meth:`LiveStream.render`'s text, as does every refresh.  The
+spill file and the marker (which ``merge_spilled`` reads with the current line)
+are always up to date, so a save is exact whatever the document shows.
+
 The update that first shows a stream spilled is a minimal edit of the plain
 text the document already holds (a prefix of the stream): it deletes the
 middle between head and tail, inserts the note, and appends only the part of
@@ -29,6 +42,7 @@ is in bytes.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Any
 
@@ -42,10 +56,14 @@ from adrastea.documents._capping import (
     stream_note,
     tail_text,
 )
+from adrastea.documents._clock import Clock, SystemClock
 from adrastea.documents._spill import SpillStore, SpillStream
 from adrastea.documents._terminal import TerminalText
 
-__all__ = ["LiveStream"]
+__all__ = ["DEFAULT_REFRESH_RATE", "LiveStream"]
+
+DEFAULT_REFRESH_RATE = 64_000.0
+"""Bytes a second a spilled stream that keeps growing sends in the long run (tail, line, note)."""
 
 
 def _nbytes(text: str) -> int:
@@ -69,19 +87,21 @@ def _after(text: str, nbytes: int) -> str:
     return text.encode()[nbytes:].decode()
 
 
-def _replace(text: Text, start: int, old: str, old_bytes: int, new: str) -> None:
+def _replace(text: Text, start: int, old: str, old_bytes: int, new: str) -> int:
     """Make ``text[start : start + old_bytes]``, which holds ``old``, hold ``new`` instead.
 
     When ``new`` merely extends ``old`` (a line that grew or ended), only the extension is
-    inserted, so a client is not sent ``old`` again.
+    inserted, so a client is not sent ``old`` again.  Returns the bytes inserted.
     """
     if new.startswith(old):
         start += old_bytes
         new = new[len(old) :]
     elif old_bytes:
         del text[start : start + old_bytes]
-    if new:
-        text.insert(start, new)
+    if not new:
+        return 0
+    text.insert(start, new)
+    return _nbytes(new)
 
 
 class LiveStream:
@@ -92,19 +112,38 @@ class LiveStream:
     to bring an existing one up to date.  :meth:`matches` tells whether the
     document still holds the output as this object last left it (a client may
     have cleared it meanwhile).
+
+    Once spilled, :meth:`apply` may leave the tail stale to stay within
+    ``refresh_rate`` bytes a second (see the module docstring); :attr:`changed`
+    then stays true and :meth:`ready_at` says when another :meth:`apply` would
+    refresh it.  ``refresh_rate`` may be ``math.inf`` (no budget); ``clock``
+    (default: the system's) times the budget.
     """
 
-    def __init__(self, name: str, spill: SpillStore, cap_bytes: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        spill: SpillStore,
+        cap_bytes: int,
+        *,
+        refresh_rate: float = DEFAULT_REFRESH_RATE,
+        clock: Clock | None = None,
+    ) -> None:
+        if not refresh_rate > 0:
+            raise ValueError("refresh_rate must be positive")
         self.name = name
         self.index: int | None = None  # position in the cell's outputs once in the document
         self._spill = spill
         self._cap = cap_bytes
+        self._clock: Clock = clock or SystemClock()
+        self._rate = refresh_rate
         # A quarter of the cap for the current line (4 bytes a character at most), the
         # rest for head, note and tail: the document's copy never exceeds the cap.
         line_budget = max(64, cap_bytes // 4)
         self._head_budget, self._tail_budget = stream_budgets(cap_bytes - line_budget)
         self._term = TerminalText(max_line=line_budget // 4)
         self._changed = False
+        self._fed = False  # text came since the last render or apply
         # Not spilled: all committed text; _pending is the part not yet in the document.
         self._committed: list[str] = []
         self._committed_bytes = 0
@@ -123,12 +162,21 @@ class LiveStream:
         self._tail_lines = 0
         self._trim = 0  # bytes to delete at the start of the document's tail
         self._relayout = False
+        # The document's tail is _trim + _doc_tail_bytes bytes holding _shown_lines lines:
+        # the true tail when last refreshed, kept until the budget allows another refresh.
+        self._shown_lines = 0
+        self._stale = False  # the document's tail lags behind _doc_tail + _new_tail
+        # The byte budget (token bucket) for updates of the spilled document; it starts
+        # full when the stream spills, so a slow logger's lines go out at once.
+        self._tokens = 0.0
+        self._stamp = 0.0  # clock time _tokens was computed at
         # What the document holds.
         self._doc_note = ""
         self._doc_note_bytes = 0
         self._doc_committed_bytes = 0
         self._doc_line = ""
         self._doc_line_bytes = 0
+        self._doc_marker: dict[str, Any] | None = None
 
     @property
     def spilled(self) -> bool:
@@ -136,8 +184,22 @@ class LiveStream:
 
     @property
     def changed(self) -> bool:
-        """True if the document lags behind what was fed."""
+        """True if the document lags behind what was fed (a stale tail included)."""
         return self._changed
+
+    def ready_at(self) -> float:
+        """The clock time from which :meth:`apply` would change the document.
+
+        ``-inf`` if text was fed since the last update (or the output is not in the
+        document yet), the time the budget covers the stale tail's refresh if that is all
+        that lags, ``inf`` if the document is up to date.
+        """
+        if self._fed or self.index is None:
+            return -math.inf
+        if not self._stale:
+            return math.inf
+        deficit = self._new_tail_bytes - self._tokens
+        return self._stamp + max(0.0, deficit) / self._rate
 
     def adopt(self, index: int, text: str) -> None:
         """Continue an existing (not spilled) stream output at ``index`` holding ``text``."""
@@ -154,7 +216,7 @@ class LiveStream:
         committed = self._term.feed(text)
         if committed:
             self._commit(committed)
-        self._changed = True
+        self._changed = self._fed = True
         if self._file is None:
             line = self._term.line
             if self._committed_bytes + 4 * len(line) > self._cap and (
@@ -172,7 +234,7 @@ class LiveStream:
     def render(self, index: int) -> dict[str, Any]:
         """The whole output, to be inserted at ``index``; the document then holds it."""
         self.index = index
-        self._changed = False
+        self._changed = self._fed = False
         line = self._term.line
         self._doc_line, self._doc_line_bytes = line, _nbytes(line)
         if self._file is None:
@@ -185,21 +247,30 @@ class LiveStream:
         self._relayout = False
         self._absorb_new_tail()
         self._trim = 0
-        self._doc_note = self._note()
+        self._stale = False
+        self._shown_lines = self._tail_lines
+        self._doc_note = self._note(self._doc_tail_bytes, self._tail_lines)
         self._doc_note_bytes = _nbytes(self._doc_note)
+        self._doc_marker = self._marker()
         tail = "".join(segment for segment, _ in self._doc_tail)
         return {
             "output_type": "stream",
             "name": self.name,
             "text": self._head + self._doc_note + tail + line,
-            "metadata": {MARKER_KEY: self._marker()},
+            "metadata": {MARKER_KEY: self._doc_marker},
         }
 
-    def apply(self, youtput: Map[Any]) -> None:
-        """Bring ``youtput`` (for which :meth:`matches` holds) up to date, in place."""
+    def apply(self, youtput: Map[Any], *, final: bool = False) -> None:
+        """Bring ``youtput`` (for which :meth:`matches` holds) up to date, in place.
+
+        A spilled stream's tail is refreshed only as its byte budget allows, unless
+        ``final`` (no more text will come): the document then holds exactly what
+        :meth:`render` would give.  The current line, the note and the marker are always
+        brought up to date.
+        """
         if not self._changed:
             return
-        self._changed = False
+        self._fed = False
         text: Text = youtput["text"]
         line = self._term.line
         if self._file is None:
@@ -207,25 +278,17 @@ class LiveStream:
             _replace(text, self._doc_committed_bytes, self._doc_line, self._doc_line_bytes, new)
             self._doc_committed_bytes = self._committed_bytes
             self._pending = []
-        elif self._relayout:
-            self._apply_spilling(text, line)
-            youtput["metadata"] = {MARKER_KEY: self._marker(line)}
         else:
-            self._file.flush()
-            note = self._note()
-            if note != self._doc_note:
-                del text[self._head_bytes : self._head_bytes + self._doc_note_bytes]
-                text.insert(self._head_bytes, note)
-                self._doc_note, self._doc_note_bytes = note, _nbytes(note)
-            tail_start = self._head_bytes + self._doc_note_bytes
-            if self._trim:
-                del text[tail_start : tail_start + self._trim]
-                self._trim = 0
-            line_start = tail_start + self._doc_tail_bytes
-            new_tail = "".join(segment for segment, _ in self._new_tail)
-            self._absorb_new_tail()
-            _replace(text, line_start, self._doc_line, self._doc_line_bytes, new_tail + line)
-            youtput["metadata"] = {MARKER_KEY: self._marker(line)}
+            self._file.flush()  # the marker must not promise bytes the OS has not got
+            if self._relayout:
+                self._spend(self._apply_spilling(text, line))
+            else:
+                self._apply_spilled(text, line, final)
+            marker = self._marker(line)
+            if marker != self._doc_marker:
+                youtput["metadata"] = {MARKER_KEY: marker}
+                self._doc_marker = marker
+        self._changed = self._stale
         self._doc_line, self._doc_line_bytes = line, _nbytes(line)
 
     def unapplied_text(self) -> str:
@@ -240,13 +303,51 @@ class LiveStream:
             self._file.flush()
             self._spill.release(self._file)
 
-    def _apply_spilling(self, text: Text, line: str) -> None:
+    def _apply_spilled(self, text: Text, line: str, final: bool) -> None:
+        # The document holds head + note + its tail (_trim + _doc_tail_bytes bytes) + line.
+        # Refreshing the tail deletes the _trim bytes that slid out and appends _new_tail,
+        # which _trim_tail keeps within one tail: what slid through unseen is never sent.
+        self._refill()
+        cost = self._new_tail_bytes
+        refresh = final or cost <= max(0.0, self._tokens)
+        if refresh:
+            note = self._note(self._doc_tail_bytes + self._new_tail_bytes, self._tail_lines)
+        else:
+            # The note counts what the document does not show, the text after its stale
+            # tail included, so it is true at every update.
+            note = self._note(self._trim + self._doc_tail_bytes, self._shown_lines)
+        sent = 0
+        if note != self._doc_note:
+            del text[self._head_bytes : self._head_bytes + self._doc_note_bytes]
+            text.insert(self._head_bytes, note)
+            self._doc_note, self._doc_note_bytes = note, _nbytes(note)
+            sent += self._doc_note_bytes
+        tail_start = self._head_bytes + self._doc_note_bytes
+        if refresh:
+            if self._trim:
+                del text[tail_start : tail_start + self._trim]
+                self._trim = 0
+            line_start = tail_start + self._doc_tail_bytes
+            new_tail = "".join(segment for segment, _ in self._new_tail)
+            self._absorb_new_tail()
+            self._shown_lines = self._tail_lines
+            self._stale = False
+            new = new_tail + line
+        else:
+            # The line stays current even so: the marker (and a save) takes it from here.
+            line_start = tail_start + self._trim + self._doc_tail_bytes
+            self._stale = True
+            new = line
+        sent += _replace(text, line_start, self._doc_line, self._doc_line_bytes, new)
+        self._spend(sent)
+
+    def _apply_spilling(self, text: Text, line: str) -> int:
         # The document still holds the plain text as last applied: the stream's first
         # _doc_committed_bytes bytes, then _doc_line.  It already has the head and maybe
         # the start of the tail, so only the middle goes, the note comes in, and what the
         # document lacks is added: a client is not sent the cap's worth of text again.
+        # Returns the bytes inserted.
         assert self._file is not None
-        self._file.flush()  # the marker must not promise bytes the OS has not got
         self._relayout = False
         held = self._doc_committed_bytes
         head = self._head_bytes
@@ -256,7 +357,7 @@ class LiveStream:
         # committed stream starting at byte tail_start, and tail_start >= head.
         tail = "".join(segment for segment, _ in self._new_tail)
         tail_start = self._total_bytes - self._new_tail_bytes
-        note = self._note()
+        note = self._note(self._new_tail_bytes, self._tail_lines)
         note_bytes = _nbytes(note)
         if held > head:
             middle = min(held, tail_start) - head
@@ -269,10 +370,28 @@ class LiveStream:
         else:
             start = held
             new = _after(self._head, held) + note + tail + line
-        _replace(text, start, self._doc_line, self._doc_line_bytes, new)
+        sent = _replace(text, start, self._doc_line, self._doc_line_bytes, new)
         self._absorb_new_tail()
         self._trim = 0
+        self._stale = False
+        self._shown_lines = self._tail_lines
         self._doc_note, self._doc_note_bytes = note, note_bytes
+        return sent + (note_bytes if held > head else 0)
+
+    def _refill(self) -> None:
+        now = self._clock.now()
+        if math.isinf(self._rate):
+            self._tokens = float(self._tail_budget)  # no budget: even if no time passed
+        elif now > self._stamp:
+            earned = (now - self._stamp) * self._rate
+            self._tokens = min(float(self._tail_budget), self._tokens + earned)
+        self._stamp = max(self._stamp, now)
+
+    def _spend(self, nbytes: int) -> None:
+        # The bucket may go negative (a crossing, a final update, a long line that
+        # changed): later refreshes then wait until the rate has paid for it.
+        self._refill()
+        self._tokens -= nbytes
 
     # -- committing -------------------------------------------------------------------
 
@@ -309,6 +428,8 @@ class LiveStream:
         self._head = head_text(committed, self._head_budget)
         self._head_bytes = _nbytes(self._head)
         self._head_lines = self._head.count("\n")
+        self._tokens = float(self._tail_budget)
+        self._stamp = self._clock.now()
         rest = committed[len(self._head) :]
         self._drop_tail()
         for segment in _segments(tail_text(rest, self._tail_budget)):
@@ -369,9 +490,10 @@ class LiveStream:
             + self._doc_line_bytes
         )
 
-    def _note(self) -> str:
-        cut = self._total_bytes - self._head_bytes - self._doc_tail_bytes - self._new_tail_bytes
-        lines = self._total_lines - self._head_lines - self._tail_lines
+    def _note(self, shown_bytes: int, shown_lines: int) -> str:
+        """The note for a document showing head and ``shown_bytes`` (``shown_lines``) of tail."""
+        cut = self._total_bytes - self._head_bytes - shown_bytes
+        lines = self._total_lines - self._head_lines - shown_lines
         assert self._file is not None
         return stream_note(cut, lines, self._file.output_id)
 
