@@ -48,6 +48,7 @@ from typing import Any
 
 from pycrdt import Map, Text
 
+from adrastea.documents._budget import ByteBudget
 from adrastea.documents._capping import (
     MARKER_KEY,
     SpillMarker,
@@ -129,14 +130,10 @@ class LiveStream:
         refresh_rate: float = DEFAULT_REFRESH_RATE,
         clock: Clock | None = None,
     ) -> None:
-        if not refresh_rate > 0:
-            raise ValueError("refresh_rate must be positive")
         self.name = name
         self.index: int | None = None  # position in the cell's outputs once in the document
         self._spill = spill
         self._cap = cap_bytes
-        self._clock: Clock = clock or SystemClock()
-        self._rate = refresh_rate
         # A quarter of the cap for the current line (4 bytes a character at most), the
         # rest for head, note and tail: the document's copy never exceeds the cap.
         line_budget = max(64, cap_bytes // 4)
@@ -166,10 +163,9 @@ class LiveStream:
         # the true tail when last refreshed, kept until the budget allows another refresh.
         self._shown_lines = 0
         self._stale = False  # the document's tail lags behind _doc_tail + _new_tail
-        # The byte budget (token bucket) for updates of the spilled document; it starts
-        # full when the stream spills, so a slow logger's lines go out at once.
-        self._tokens = 0.0
-        self._stamp = 0.0  # clock time _tokens was computed at
+        # The byte budget for updates of the spilled document; it is filled when the
+        # stream spills, so a slow logger's lines go out at once.
+        self._budget = ByteBudget(refresh_rate, self._tail_budget, clock or SystemClock())
         # What the document holds.
         self._doc_note = ""
         self._doc_note_bytes = 0
@@ -198,8 +194,7 @@ class LiveStream:
             return -math.inf
         if not self._stale:
             return math.inf
-        deficit = self._new_tail_bytes - self._tokens
-        return self._stamp + max(0.0, deficit) / self._rate
+        return self._budget.ready_at(self._new_tail_bytes)
 
     def adopt(self, index: int, text: str) -> None:
         """Continue an existing (not spilled) stream output at ``index`` holding ``text``."""
@@ -281,7 +276,7 @@ class LiveStream:
         else:
             self._file.flush()  # the marker must not promise bytes the OS has not got
             if self._relayout:
-                self._spend(self._apply_spilling(text, line))
+                self._budget.spend(self._apply_spilling(text, line))
             else:
                 self._apply_spilled(text, line, final)
             marker = self._marker(line)
@@ -307,9 +302,7 @@ class LiveStream:
         # The document holds head + note + its tail (_trim + _doc_tail_bytes bytes) + line.
         # Refreshing the tail deletes the _trim bytes that slid out and appends _new_tail,
         # which _trim_tail keeps within one tail: what slid through unseen is never sent.
-        self._refill()
-        cost = self._new_tail_bytes
-        refresh = final or cost <= max(0.0, self._tokens)
+        refresh = final or self._budget.covers(self._new_tail_bytes)
         if refresh:
             note = self._note(self._doc_tail_bytes + self._new_tail_bytes, self._tail_lines)
         else:
@@ -339,7 +332,7 @@ class LiveStream:
             self._stale = True
             new = line
         sent += _replace(text, line_start, self._doc_line, self._doc_line_bytes, new)
-        self._spend(sent)
+        self._budget.spend(sent)
 
     def _apply_spilling(self, text: Text, line: str) -> int:
         # The document still holds the plain text as last applied: the stream's first
@@ -378,21 +371,6 @@ class LiveStream:
         self._doc_note, self._doc_note_bytes = note, note_bytes
         return sent + (note_bytes if held > head else 0)
 
-    def _refill(self) -> None:
-        now = self._clock.now()
-        if math.isinf(self._rate):
-            self._tokens = float(self._tail_budget)  # no budget: even if no time passed
-        elif now > self._stamp:
-            earned = (now - self._stamp) * self._rate
-            self._tokens = min(float(self._tail_budget), self._tokens + earned)
-        self._stamp = max(self._stamp, now)
-
-    def _spend(self, nbytes: int) -> None:
-        # The bucket may go negative (a crossing, a final update, a long line that
-        # changed): later refreshes then wait until the rate has paid for it.
-        self._refill()
-        self._tokens -= nbytes
-
     # -- committing -------------------------------------------------------------------
 
     def _commit(self, text: str) -> None:
@@ -428,8 +406,7 @@ class LiveStream:
         self._head = head_text(committed, self._head_budget)
         self._head_bytes = _nbytes(self._head)
         self._head_lines = self._head.count("\n")
-        self._tokens = float(self._tail_budget)
-        self._stamp = self._clock.now()
+        self._budget.fill()
         rest = committed[len(self._head) :]
         self._drop_tail()
         for segment in _segments(tail_text(rest, self._tail_budget)):
