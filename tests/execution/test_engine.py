@@ -149,3 +149,39 @@ async def test_other_clients_of_the_kernel_cannot_end_a_cell(kernel: ManagerConn
     assert nb["cells"][0]["outputs"] == [
         {"output_type": "stream", "name": "stdout", "text": "slept\n"}
     ]
+
+
+async def test_a_restart_ends_the_running_cell_and_the_engine_goes_on() -> None:
+    manager = AsyncKernelManager(kernel_name="python3")
+    await manager.start_kernel()
+    try:
+        kernel = ManagerConnection(manager)
+        nb = _notebook("import time\nprint('a', flush=True)\ntime.sleep(30)", "print('b')")
+        sink = NotebookFileSink(nb, None)
+        ended: list[str] = []
+
+        async def done(cell_id: str, result: Any) -> None:
+            ended.append(result.status)
+
+        sent = anyio.Event()
+        engine = NotebookEngine(
+            kernel, sink, on_cell_done=done, on_cell_sent=lambda cell, msg_id: sent.set()
+        )
+        first, second = sink.cell_ids()
+        async with anyio.create_task_group() as tg:
+            await tg.start(engine.serve)
+            with anyio.fail_after(60):
+                engine.enqueue([first])
+                await sent.wait()
+                await anyio.sleep(0.5)
+                await engine.restart()
+                await engine.wait_idle()
+                engine.enqueue([second])
+                await engine.wait_idle()
+            tg.cancel_scope.cancel()
+        assert ended[0] in ("aborted", "died")
+        assert ended[1] == "ok"
+        assert engine.status().kernel_dead is None
+        assert nb["cells"][1]["outputs"][0]["text"] == "b\n"
+    finally:
+        await manager.shutdown_kernel(now=True)

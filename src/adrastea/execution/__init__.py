@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from adrastea.execution._engine import EngineStatus, NotebookEngine
 from adrastea.execution._kernel import KernelConnection, ManagerConnection, start_client
-from adrastea.execution._runner import CellResult, CellRunner, InputProvider
+from adrastea.execution._routing import CellResult
+from adrastea.execution._runner import CellRunner, InputProvider
 from adrastea.execution._sink import CellState, Output, OutputSink
 
 __all__ = [

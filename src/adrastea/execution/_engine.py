@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskStatus
 
 from adrastea.execution._kernel import KernelConnection
-from adrastea.execution._runner import CellResult, CellRunner
+from adrastea.execution._routing import CellResult
+from adrastea.execution._runner import CellRunner
 from adrastea.execution._sink import OutputSink
 
 log = logging.getLogger(__name__)
@@ -129,7 +131,11 @@ class NotebookEngine:
         await self.kernel.interrupt()
 
     async def restart(self) -> None:
-        """Drop the queue and restart the kernel (fresh state, same place)."""
+        """Drop the queue and restart the kernel (fresh state, same place).
+
+        A running cell ends as ``aborted`` (or ``died``, if the restart was seen
+        as the kernel's death first).
+        """
         self.clear_queue()
         await self.kernel.restart()
         self._kernel_dead = None
@@ -221,6 +227,9 @@ class NotebookEngine:
                 self._kernel_dead = result.evalue
                 self._close_client()
         if self.on_cell_done is not None:
+            # One pass of the loop first: the cell's end reaches the document's
+            # clients before this bookkeeping (a save, a state file) runs.
+            await anyio.lowlevel.checkpoint()
             await self.on_cell_done(cell_id, result)
         return result
 
@@ -263,6 +272,9 @@ class NotebookEngine:
             self.on_cell_sent(cell_id, msg_id)
 
     def _close_client(self) -> None:
+        # The runner stops watching the sockets before they close.
+        if self._runner is not None:
+            self._runner.close()
         if self._client is not None:
             self._client.stop_channels()
         self._client = None

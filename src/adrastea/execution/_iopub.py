@@ -1,26 +1,25 @@
-"""Receiving iopub messages without holding a huge output twice.
+"""Decoding kernel messages without holding a huge output twice.
 
-jupyter_client's ``get_iopub_msg`` copies every message out of zmq and decodes
-its content whole: a 50 MB print then lives three times in the server (zmq's
-buffer, the bytes, the decoded text).  :class:`IopubReader` takes the message
-without a copy and, for a big ``stream`` message, decodes the text lazily in
-slices (:class:`StreamText`) that the runner hands on one by one, so the
-server holds the output once, in zmq's buffer, and briefly one slice of it.
+jupyter_client's receive copies every message out of zmq and decodes its
+content whole: a 50 MB print then lives three times in the server (zmq's
+buffer, the bytes, the decoded text).  :func:`decode_message` works on the
+frames as zmq holds them and, for a big ``stream`` message, decodes the text
+lazily in slices (:class:`StreamText`) that the runner hands on one by one,
+so the server holds the output once, in zmq's buffer, and briefly one slice
+of it.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
-import queue
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import zmq
-import zmq.asyncio
 
-__all__ = ["IopubReader", "StreamText"]
+__all__ = ["StreamText", "decode_message"]
 
 _DELIM = b"<IDS|MSG>"
 #: Contents up to this size are decoded whole, as jupyter_client would.
@@ -117,62 +116,42 @@ def _big_stream_content(view: memoryview) -> dict[str, Any] | None:
     return rest
 
 
-class IopubReader:
-    """Reads a started kernel client's iopub socket, returning plain message dicts.
+def decode_message(frames: list[zmq.Frame], auth: hmac.HMAC | None) -> dict[str, Any] | None:
+    """The message in ``frames`` (as received, identities first), or None if malformed.
 
-    Messages have ``header``, ``parent_header``, ``metadata`` and ``content``
-    like jupyter_client's (dates are left as strings).  A ``stream`` message
-    over 1 MB has a :class:`StreamText` as ``content["text"]``.  Messages
-    failing the signature check are dropped.
+    Messages have ``header``, ``parent_header``, ``metadata`` and
+    ``content`` like jupyter_client's (dates are left as strings).  A
+    ``stream`` message over 1 MB has a :class:`StreamText` as
+    ``content["text"]``.  With ``auth`` (the session's signing key), a
+    message failing the signature check is None.
     """
-
-    def __init__(self, client: Any) -> None:
-        self._socket: zmq.asyncio.Socket = client.iopub_channel.socket
-        self._auth: hmac.HMAC | None = client.session.auth
-
-    async def get(self, within: float | None = None) -> dict[str, Any]:
-        """The next message; raises ``queue.Empty`` if none came ``within`` seconds.
-
-        A receive timeout, not cancellation, bounds the wait: cancelling a
-        pending zmq receive can lose the message arriving just then.
-        """
-        while True:
-            timeout_ms = None if within is None else int(within * 1000)
-            if not await self._socket.poll(timeout_ms):
-                raise queue.Empty
-            frames = await self._socket.recv_multipart(copy=False)
-            message = self._decode(frames)
-            if message is not None:
-                return message
-
-    def _decode(self, frames: list[zmq.Frame]) -> dict[str, Any] | None:
-        # Length first: ``.bytes`` of a 50 MB part would copy it.
-        delim = next(
-            (i for i, f in enumerate(frames) if len(f) == len(_DELIM) and f.bytes == _DELIM), None
-        )
-        if delim is None:
+    # Length first: ``.bytes`` of a 50 MB part would copy it.
+    delim = next(
+        (i for i, f in enumerate(frames) if len(f) == len(_DELIM) and f.bytes == _DELIM), None
+    )
+    if delim is None:
+        return None
+    parts = frames[delim + 1 :]
+    if len(parts) < 5:
+        return None
+    if auth is not None:
+        mac = auth.copy()
+        for part in parts[1:5]:
+            mac.update(part.buffer)
+        if not hmac.compare_digest(mac.hexdigest().encode(), parts[0].bytes):
             return None
-        parts = frames[delim + 1 :]
-        if len(parts) < 5:
-            return None
-        if self._auth is not None:
-            mac = self._auth.copy()
-            for part in parts[1:5]:
-                mac.update(part.buffer)
-            if not hmac.compare_digest(mac.hexdigest().encode(), parts[0].bytes):
-                return None
-        header = json.loads(parts[1].bytes)
-        message = {
-            "header": header,
-            "msg_type": header.get("msg_type"),
-            "parent_header": json.loads(parts[2].bytes),
-            "metadata": json.loads(parts[3].bytes),
-            "content": None,
-            "buffers": [part.buffer for part in parts[5:]],
-        }
-        content = parts[4]
-        if len(content) > _BIG and header.get("msg_type") == "stream":
-            message["content"] = _big_stream_content(content.buffer)
-        if message["content"] is None:
-            message["content"] = json.loads(content.bytes)
-        return message
+    header = json.loads(parts[1].bytes)
+    message = {
+        "header": header,
+        "msg_type": header.get("msg_type"),
+        "parent_header": json.loads(parts[2].bytes),
+        "metadata": json.loads(parts[3].bytes),
+        "content": None,
+        "buffers": [part.buffer for part in parts[5:]],
+    }
+    content = parts[4]
+    if len(content) > _BIG and header.get("msg_type") == "stream":
+        message["content"] = _big_stream_content(content.buffer)
+    if message["content"] is None:
+        message["content"] = json.loads(content.bytes)
+    return message
