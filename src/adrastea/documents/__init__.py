@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from adrastea.documents._outputs import OutputWriter
     from adrastea.documents._spill import SpillPage, SpillStore, SpillStream
     from adrastea.documents._terminal import TerminalText
+    from adrastea.documents._validation import compile_validators
     from adrastea.documents._ynotebook import (
         dump_notebook,
         find_cell,
@@ -90,6 +91,7 @@ _LAZY = {
     "atomic_write": "adrastea.documents._ipynb",
     "cap_notebook": "adrastea.documents._capping",
     "cap_output": "adrastea.documents._capping",
+    "compile_validators": "adrastea.documents._validation",
     "document_dir": "adrastea.documents._live",
     "dump_notebook": "adrastea.documents._ynotebook",
     "encode_notebook": "adrastea.documents._ipynb",
@@ -136,6 +138,7 @@ __all__ = [
     "atomic_write",
     "cap_notebook",
     "cap_output",
+    "compile_validators",
     "document_dir",
     "dump_notebook",
     "encode_notebook",

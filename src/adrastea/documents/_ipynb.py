@@ -300,13 +300,14 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> FileStamp:
     return _write_atomically(path, [data], durable=durable)
 
 
-def write_chunks_atomically(path: Path, chunks: Iterable[bytes | memoryview]) -> FileStamp:
-    """Like :func:`atomic_write` (durable) for data given in pieces; returns the new stamp."""
-    return _write_atomically(path, chunks)
+def write_chunks_atomically(path: Path, chunks: Iterable[bytes | memoryview]) -> None:
+    """Like :func:`atomic_write` (durable) for data given in pieces, without hashing it
+    (a caller that needs the hash can compute it in parallel)."""
+    _write_atomically(path, chunks, hashed=False)
 
 
 def _write_atomically(
-    path: Path, chunks: Iterable[bytes | memoryview], *, durable: bool = True
+    path: Path, chunks: Iterable[bytes | memoryview], *, durable: bool = True, hashed: bool = True
 ) -> FileStamp:
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
@@ -317,7 +318,8 @@ def _write_atomically(
         digest = hashlib.sha256()
         with os.fdopen(fd, "wb") as f:
             for chunk in chunks:
-                digest.update(chunk)
+                if hashed:
+                    digest.update(chunk)
                 f.write(chunk)
             f.flush()
             if durable:

@@ -22,6 +22,7 @@ read or save with ``InvalidNotebook``, and the file is never overwritten.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -166,41 +167,56 @@ def begin_read(path: Path, spill: SpillStore, *, cap_bytes: int, budget_bytes: i
             st = os.fstat(f.fileno())
     except FileNotFoundError as exc:
         raise FileNotFound(f"no such notebook: {path}") from exc
-    skeleton = _skim(data) if len(data) > budget_bytes else None
-    if skeleton is None:
+    if len(data) <= budget_bytes:
         nb = cap_notebook(parse_notebook(data), spill, cap_bytes)
         return _settled(nb, FileStamp.of_bytes(data, st))
-    assert isinstance(skeleton.cells, list)  # see _skim
-    sizes = [output.size() for cell in skeleton.cells for output in _outputs(cell)]
-    allowance = output_allowance(sizes, budget_bytes, cap_bytes)
-    if max(sizes, default=0) <= allowance:
-        nb = normalize_notebook(_Builder(data, allowance).build(skeleton).nb)
-        return _settled(nb, FileStamp.of_bytes(data, st))
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="adrastea-snapshot")
+    # Probably some outputs will be spilled: start writing the snapshot and hashing
+    # now, in threads of their own (both release the GIL), while the cells are parsed.
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="adrastea-snapshot")
+    digest = pool.submit(lambda: hashlib.sha256(data).hexdigest())
     snapshot = pool.submit(spill.write_snapshot, data)
-    pool.shutdown(wait=False)  # the thread ends with the write
+    pool.shutdown(wait=False)  # the threads end with their work
 
     def drop() -> None:
-        spill.discard_snapshot(snapshot.result()[0])
+        spill.discard_snapshot(snapshot.result())
 
     try:
-        built = _Builder(data, allowance).build(skeleton)
-        nb = normalize_notebook(built.nb)
-        for (cell, index), output in built.decoded_over.items():
-            nb["cells"][cell]["outputs"][index] = cap_output(output, spill, allowance)
-        for (cell, index), stand_in in built.stand_ins.items():
-            nb["cells"][cell]["outputs"][index] = stand_in
+        skeleton = _skim(data)
+        if skeleton is None:
+            nb = cap_notebook(parse_notebook(data), spill, cap_bytes)
+            built = None
+        else:
+            nb, built = _build(data, skeleton, spill, cap_bytes, budget_bytes)
     except BaseException:
         with contextlib.suppress(Exception):
             drop()
         raise
 
     def settle() -> FileStamp:
-        snapshot_path, sha256 = snapshot.result()
-        spill.add_slices(snapshot_path, built.slices)
-        return FileStamp(st.st_mtime_ns, st.st_size, sha256)
+        stamp = FileStamp(st.st_mtime_ns, st.st_size, digest.result())
+        if built is None or not built.slices:
+            drop()  # nothing refers to it
+        else:
+            spill.add_slices(snapshot.result(), built.slices)
+        return stamp
 
     return PendingRead(nb, settle, drop)
+
+
+def _build(
+    data: bytes, skeleton: _Notebook, spill: SpillStore, cap_bytes: int, budget_bytes: int
+) -> tuple[Notebook, _Built]:
+    """The notebook from its skeleton, outputs past the allowance replaced by stand-ins."""
+    assert isinstance(skeleton.cells, list)  # see _skim
+    sizes = [output.size() for cell in skeleton.cells for output in _outputs(cell)]
+    allowance = output_allowance(sizes, budget_bytes, cap_bytes)
+    built = _Builder(data, allowance).build(skeleton)
+    nb = normalize_notebook(built.nb)
+    for (cell, index), output in built.decoded_over.items():
+        nb["cells"][cell]["outputs"][index] = cap_output(output, spill, allowance)
+    for (cell, index), stand_in in built.stand_ins.items():
+        nb["cells"][cell]["outputs"][index] = stand_in
+    return nb, built
 
 
 def _settled(nb: Notebook, stamp: FileStamp) -> PendingRead:

@@ -178,20 +178,20 @@ class SpillStore:
         atomic_write(self._path(output_id, "txt"), data)
         return len(data)
 
-    def write_snapshot(self, data: bytes) -> tuple[Path, str]:
+    def write_snapshot(self, data: bytes) -> Path:
         """Store ``data`` (the bytes of a notebook file) as a new snapshot, durably.
 
-        Returns the snapshot's data file and the sha-256 of ``data`` (computed
-        while writing).  Its outputs are unknown until :meth:`add_slices` names
-        them; a snapshot never named is removed by :meth:`collect`.  Blocking;
-        releases the GIL while it hashes and writes.
+        Returns the snapshot's data file.  Its outputs are unknown until
+        :meth:`add_slices` names them; a snapshot never named is removed by
+        :meth:`collect`.  Blocking; releases the GIL while it writes.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{_SNAPSHOT}{uuid.uuid4().hex}.data"
         view = memoryview(data)
-        chunks = (view[i : i + _READ_CHUNK] for i in range(0, len(view), _READ_CHUNK))
-        stamp = write_chunks_atomically(path, chunks)
-        return path, stamp.sha256
+        write_chunks_atomically(
+            path, (view[i : i + _READ_CHUNK] for i in range(0, len(view), _READ_CHUNK))
+        )
+        return path
 
     def add_slices(self, data: Path, slices: Mapping[OutputId, Slice]) -> None:
         """Name outputs in the snapshot ``data`` (durably: an index written atomically)."""

@@ -25,7 +25,7 @@ import fastjsonschema
 
 from adrastea.errors import InvalidNotebook
 
-__all__ = ["check_schema", "new_cell_id"]
+__all__ = ["check_schema", "compile_validators", "new_cell_id"]
 
 _LATEST_MINOR = 5
 _MAX_DETAIL = 2000
@@ -55,6 +55,15 @@ def check_schema(nb: dict[str, Any], minor: int) -> None:
         _validator(minor, None)(nb)
     except fastjsonschema.JsonSchemaException as exc:
         raise InvalidNotebook(_explain(nb, minor, exc)[:_MAX_DETAIL]) from exc
+
+
+def compile_validators() -> None:
+    """Compile the v4.4 and v4.5 validators now (about 0.1 s), not in the first open.
+
+    Blocking; a server calls it in a thread at start.
+    """
+    _validator(4, None)
+    _validator(_LATEST_MINOR, None)
 
 
 @cache

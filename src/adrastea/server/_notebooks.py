@@ -33,7 +33,13 @@ from anyio.abc import TaskGroup
 
 from adrastea.config import Settings
 from adrastea.contents import ContentsManager
-from adrastea.documents import LiveNotebook, atomic_write, document_dir, ymeta
+from adrastea.documents import (
+    LiveNotebook,
+    atomic_write,
+    compile_validators,
+    document_dir,
+    ymeta,
+)
 from adrastea.errors import AdrasteaError, BadRequest, Conflict, KernelError, KernelNotFound
 from adrastea.execution import CellResult, NotebookEngine, start_client
 from adrastea.execution._document_sink import DocumentSink
@@ -131,6 +137,8 @@ class NotebookService:
     async def __aenter__(self) -> NotebookService:
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
+        # Paid now, while the server is idle, rather than by the first notebook opened.
+        self._tg.start_soon(anyio.to_thread.run_sync, compile_validators)
         await self._readopt()
         return self
 
