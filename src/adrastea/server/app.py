@@ -97,4 +97,3 @@ def _build_routes(app: FastAPI) -> None:
         build = getattr(route, "effective_candidates", None)
         if callable(build):
             build()
-
