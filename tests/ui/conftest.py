@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,24 @@ async def context(browser: Any) -> AsyncIterator[Any]:
         yield ctx
     finally:
         await ctx.close()
+
+
+def rgb_png(width: int, height: int, rows: list[bytes]) -> bytes:
+    """An RGB PNG from ``height`` rows of ``3 * width`` bytes, made by hand (no imaging library)."""
+    assert len(rows) == height and all(len(row) == 3 * width for row in rows)
+    raw = b"".join(b"\x00" + row for row in rows)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def notebook_url(server: ServerProcess, path: str) -> str:

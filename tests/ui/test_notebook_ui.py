@@ -4,33 +4,19 @@ from __future__ import annotations
 
 import base64
 import re
-import struct
-import zlib
 from typing import Any
 
 import pytest
 
 from adrastea.testing import ServerProcess, connect_document
-from tests.ui.conftest import notebook_url, screenshot, write_notebook
+from tests.ui.conftest import notebook_url, rgb_png, screenshot, write_notebook
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser, pytest.mark.slow]
 
 
 def _png(width: int = 24, height: int = 16) -> bytes:
-    """A small solid-colour PNG, made by hand (no imaging library needed)."""
-    raw = b"".join(b"\x00" + b"\x20\x80\xe0" * width for _ in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
+    """A small solid-colour PNG."""
+    return rgb_png(width, height, [b"\x20\x80\xe0" * width] * height)
 
 
 async def _type_in_cell(page: Any, index: int, text: str) -> None:

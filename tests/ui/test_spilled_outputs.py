@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import random
-import struct
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ from typing import Any
 import pytest
 
 from adrastea.testing import ServerProcess
-from tests.ui.conftest import notebook_url, screenshot, write_notebook
+from tests.ui.conftest import notebook_url, rgb_png, screenshot, write_notebook
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser, pytest.mark.slow]
 
@@ -23,19 +21,7 @@ PLOTS = 12
 def _noise_png(seed: int, width: int, height: int) -> bytes:
     """An RGB PNG of random pixels: distinct for each seed, and it does not compress."""
     rng = random.Random(seed)
-    raw = b"".join(b"\x00" + rng.randbytes(3 * width) for _ in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
+    return rgb_png(width, height, [rng.randbytes(3 * width) for _ in range(height)])
 
 
 @pytest.fixture

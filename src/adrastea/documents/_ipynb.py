@@ -33,6 +33,7 @@ __all__ = [
     "check_output",
     "encode_notebook",
     "parse_notebook",
+    "read_file",
     "read_notebook",
     "validate_notebook",
     "write_chunks_atomically",
@@ -183,13 +184,21 @@ def read_notebook(path: Path) -> tuple[Notebook, FileStamp]:
         FileNotFound: ``path`` does not exist.
         InvalidNotebook: see :func:`parse_notebook`.
     """
+    data, st = read_file(path)
+    return parse_notebook(data), FileStamp.of_bytes(data, st)
+
+
+def read_file(path: Path) -> tuple[bytes, os.stat_result]:
+    """The bytes of the notebook file ``path`` and its status as they were read.
+
+    Raises:
+        FileNotFound: ``path`` does not exist.
+    """
     try:
         with path.open("rb") as f:
-            data = f.read()
-            st = os.fstat(f.fileno())
+            return f.read(), os.fstat(f.fileno())
     except FileNotFoundError as exc:
         raise FileNotFound(f"no such notebook: {path}") from exc
-    return parse_notebook(data), FileStamp.of_bytes(data, st)
 
 
 class LazyTexts:

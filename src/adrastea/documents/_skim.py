@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,10 +42,9 @@ from adrastea.documents._capping import (
     head_text,
     tail_text,
 )
-from adrastea.documents._ipynb import normalize_notebook, parse_notebook
+from adrastea.documents._ipynb import normalize_notebook, parse_notebook, read_file
 from adrastea.documents._spill import Slice, SpillStore
 from adrastea.documents.types import FileStamp, OutputId
-from adrastea.errors import FileNotFound
 
 __all__ = ["PendingRead", "begin_read", "output_allowance", "read_capped"]
 
@@ -161,12 +159,7 @@ def begin_read(path: Path, spill: SpillStore, *, cap_bytes: int, budget_bytes: i
         FileNotFound: ``path`` does not exist.
         InvalidNotebook: the file is not a valid notebook; nothing is left in ``spill``.
     """
-    try:
-        with path.open("rb") as f:
-            data = f.read()
-            st = os.fstat(f.fileno())
-    except FileNotFoundError as exc:
-        raise FileNotFound(f"no such notebook: {path}") from exc
+    data, st = read_file(path)
     if len(data) <= budget_bytes:
         nb = cap_notebook(parse_notebook(data), spill, cap_bytes)
         return _settled(nb, FileStamp.of_bytes(data, st))
