@@ -147,7 +147,7 @@ async def test_close_ends_a_pending_receive(kernel: Kernel) -> None:
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(wait)
-        await anyio.sleep(0.05)
+        await anyio.wait_all_tasks_blocked()  # wait() is parked in receive()
         channels.close()
     assert outcome == ["closed"]
     channels.close()  # idempotent

@@ -157,7 +157,14 @@ async def test_a_restart_ends_the_running_cell_and_the_engine_goes_on() -> None:
     try:
         kernel = ManagerConnection(manager)
         nb = _notebook("import time\nprint('a', flush=True)\ntime.sleep(30)", "print('b')")
-        sink = NotebookFileSink(nb, None)
+        printed = anyio.Event()
+
+        class Sink(NotebookFileSink):
+            def append_stream(self, cell_id: str, name: str, text: str) -> int:
+                printed.set()
+                return super().append_stream(cell_id, name, text)
+
+        sink = Sink(nb, None)
         ended: list[str] = []
 
         async def done(cell_id: str, result: Any) -> None:
@@ -173,7 +180,7 @@ async def test_a_restart_ends_the_running_cell_and_the_engine_goes_on() -> None:
             with anyio.fail_after(60):
                 engine.enqueue([first])
                 await sent.wait()
-                await anyio.sleep(0.5)
+                await printed.wait()  # the cell runs in the kernel: it printed 'a'
                 await engine.restart()
                 await engine.wait_idle()
                 engine.enqueue([second])
