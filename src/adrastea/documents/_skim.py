@@ -320,7 +320,7 @@ class _Builder:
         marker = SpillMarker(output_id, "stream", size, committed_bytes=size)
         proxy = {**decoded, "text": ""}
         stand_in = {**proxy, "text": text, "metadata": {MARKER_KEY: marker.to_json()}}
-        return proxy, stand_in, Slice(offset, size, "stream", "text", proxy)
+        return proxy, stand_in, Slice(offset, size, "stream", "text", decoded)
 
     def _bundle(
         self, output: _Output, decoded: Notebook
@@ -342,8 +342,7 @@ class _Builder:
             shown["text/plain"] = "".join(value) if isinstance(value, list) else value
         marker = SpillMarker(output_id, "output", total_bytes=output.size())
         stand_in = bundle_stand_in({**proxy, "data": shown}, marker, self._allowance)
-        fields = {k: v for k, v in proxy.items() if k != "data"}
-        return proxy, stand_in, Slice(offset, len(output.data), "output", "data", fields)
+        return proxy, stand_in, Slice(offset, len(output.data), "output", "data", decoded)
 
     def _locate(self, raw: msgspec.Raw) -> int:
         """Where bytes equal to ``raw`` are in the file, searching from the last output.
