@@ -24,6 +24,7 @@ from adrastea.documents import (
     write_notebook,
 )
 from adrastea.documents._skim import output_allowance, read_capped
+from adrastea.documents._ynotebook import new_ynotebook
 from adrastea.errors import InvalidNotebook
 
 from .notebooks import as_text, rich_notebook
@@ -220,18 +221,18 @@ def test_output_allowance_shares_the_budget(sizes: list[int], budget: int) -> No
         assert allowance == cap
 
 
+class Options:
+    autosave_delay = 5.0
+    output_cap_bytes = CAP
+    output_budget_bytes = BUDGET
+    stream_coalesce_interval = 0.1
+
+
 @pytest.mark.anyio
 async def test_a_live_big_notebook_saves_the_file_unchanged_across_restarts(
     big_file: Path, tmp_path: Path
 ) -> None:
     original = _bytes(big_file)
-
-    class Options:
-        autosave_delay = 5.0
-        output_cap_bytes = CAP
-        output_budget_bytes = BUDGET
-        stream_coalesce_interval = 0.1
-
     work = tmp_path / "work"
     doc = await LiveNotebook.load(big_file, work_dir=work, settings=Options())
     assert _stand_ins(dump_notebook(doc.notebook))
@@ -249,3 +250,37 @@ async def test_a_live_big_notebook_saves_the_file_unchanged_across_restarts(
     finally:
         await doc.aclose(save=False)
     await anyio.lowlevel.checkpoint()
+
+
+@pytest.mark.anyio
+async def test_a_document_served_before_its_journal_exists_loses_no_early_edit(
+    big_file: Path, tmp_path: Path
+) -> None:
+    # defer_journal: the server hands the document to clients at once and run() writes
+    # the spill snapshot and the journal afterwards.
+    work = tmp_path / "work"
+    doc = await LiveNotebook.load(big_file, work_dir=work, settings=Options(), defer_journal=True)
+    as_read = doc.full_update()
+    doc.notebook.set_cell(1, source="typed before the journal was written")
+    replica = new_ynotebook()
+    replica.ydoc.apply_update(doc.full_update())
+    assert doc.full_update() != as_read
+    assert dump_notebook(replica) == dump_notebook(doc.notebook)
+
+    async with anyio.create_task_group() as tg:
+        await tg.start(doc.run)
+        (output, marker), *_ = _stand_ins(dump_notebook(doc.notebook))
+        page = await doc.read_output(marker.output_id, limit=200)  # waits for the snapshot
+        assert page.text and output["text"].startswith(page.text)
+        tg.cancel_scope.cancel()
+
+    # A crash now (nothing saved, nothing closed): the journal has the early edit.
+    restarted = await LiveNotebook.load(big_file, work_dir=work, settings=Options())
+    try:
+        assert restarted.dirty
+        expected = read_notebook(big_file)[0]
+        expected["cells"][1]["source"] = "typed before the journal was written"
+        assert await restarted.to_nbformat() == expected
+    finally:
+        await restarted.aclose(save=False)
+        await doc.aclose(save=False)

@@ -149,8 +149,18 @@ class Journal:
     def __init__(self, path: Path, fd: int) -> None:
         self.path = path
         self._fd = fd
+        self._unborn = False
         self._unsynced = False
         self._wake: anyio.Event | None = None
+
+    @classmethod
+    def unborn(cls, path: Path) -> Journal:
+        """A journal whose file is still to be written: it drops what is appended until
+        :meth:`adopt` gives it a created one.  Its owner must put everything it dropped
+        into that file (``LiveNotebook`` writes the state vector's difference)."""
+        journal = cls(path, -1)
+        journal._unborn = True
+        return journal
 
     @classmethod
     def create(
@@ -180,11 +190,11 @@ class Journal:
 
     def append(self, update: bytes) -> None:
         """Record a Y update (in the OS's hands when this returns)."""
-        self._write(_frame(_UPDATE, update))
+        self._record(_UPDATE, update)
 
     def mark_saved(self, stamp: FileStamp) -> None:
         """Record that the file with ``stamp`` now holds the document as of here."""
-        self._write(_frame(_SAVED, _stamp_json(stamp)))
+        self._record(_SAVED, _stamp_json(stamp))
 
     def adopt(self, fresh: Journal) -> None:
         """Continue in ``fresh`` (a journal just created for the same path), closing this file.
@@ -195,6 +205,7 @@ class Journal:
         self.close()
         self._fd, fresh._fd = fresh._fd, -1
         self._unsynced = False
+        self._unborn = False
 
     def sync(self) -> None:
         """fsync now if anything was appended since the last sync."""
@@ -236,6 +247,7 @@ class Journal:
 
     def close(self) -> None:
         """fsync and close (idempotent)."""
+        self._unborn = False
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
             try:
@@ -245,10 +257,12 @@ class Journal:
                 os.close(fd)
             self._unsynced = False
 
-    def _write(self, data: bytes) -> None:
+    def _record(self, kind: bytes, payload: bytes) -> None:
+        if self._unborn:
+            return
         if self._fd < 0:
             raise ValueError("journal is closed")
-        view = memoryview(data)
+        view = memoryview(_frame(kind, payload))
         while view:
             written = os.write(self._fd, view)
             view = view[written:]

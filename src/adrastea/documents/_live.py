@@ -76,7 +76,7 @@ from adrastea.documents._journal import Journal, JournalState, replay
 from adrastea.documents._merge import merge_notebook
 from adrastea.documents._ondisk import NotebookFile
 from adrastea.documents._outputs import OutputWriter
-from adrastea.documents._skim import begin_read
+from adrastea.documents._skim import PendingRead, begin_read
 from adrastea.documents._spill import SpillPage, SpillStore
 from adrastea.documents._ynotebook import dump_notebook, load_notebook, new_ynotebook, repair_ids
 from adrastea.documents.types import DocumentOptions, FileStamp
@@ -96,6 +96,15 @@ class _Defaults:
     output_cap_bytes: int = 1_000_000
     output_budget_bytes: int = 4_000_000
     stream_coalesce_interval: float = 0.1
+
+
+@dataclass(frozen=True)
+class _Unsettled:
+    """A document read from its file whose journal is still to be written."""
+
+    read: PendingRead
+    state: bytes  # the whole Y document as read: the journal's first record
+    vector: bytes  # its state vector: what changed since goes after the save marker
 
 
 def document_dir(state_dir: Path, path: Path) -> Path:
@@ -123,6 +132,7 @@ class LiveNotebook:
         on_event: Callable[[DocumentEvent], None] | None,
         check_interval: float,
         orphaned_journal: Path | None,
+        unsettled: _Unsettled | None = None,
     ) -> None:
         self.notebook = notebook
         self.spill = spill
@@ -152,6 +162,14 @@ class LiveNotebook:
         self._changed: anyio.Event | None = None
         self._save_lock = anyio.Lock()
         self._closed = False
+        self._unsettled = unsettled
+        self._settled = anyio.Event()
+        self._settle_error: OSError | None = None
+        self._full: tuple[bytes, bytes] | None = None
+        if unsettled is None:
+            self._settled.set()
+        else:
+            self._full = (unsettled.vector, unsettled.state)
         self._journal_failed = False
         self._subscription = notebook.ydoc.observe(self._on_update)
 
@@ -167,10 +185,16 @@ class LiveNotebook:
         clock: Clock | None = None,
         on_event: Callable[[DocumentEvent], None] | None = None,
         check_interval: float = 2.0,
+        defer_journal: bool = False,
     ) -> LiveNotebook:
         """Load ``path``, replaying its journal if that is newer (see the module doc).
 
-        No background task runs until :meth:`run` is started.
+        No background task runs until :meth:`run` is started.  With
+        ``defer_journal``, a document read from the file is returned as soon as
+        it is built, and :meth:`run` writes its journal and makes its spill
+        snapshot durable (saves, spilled-output reads and ``to_nbformat`` wait
+        for that): clients see it sooner, and a crash in that fraction of a
+        second loses no more than the journal's fsync interval would.
 
         Raises:
             FileNotFound: ``path`` does not exist.
@@ -182,6 +206,7 @@ class LiveNotebook:
         notebook = new_ynotebook()
         state: JournalState | None = None
         orphaned: Path | None = None
+        unsettled: _Unsettled | None = None
         if journal_path.exists():
             try:
                 stamp = await anyio.to_thread.run_sync(FileStamp.of, path)
@@ -217,16 +242,17 @@ class LiveNotebook:
                 load_notebook(notebook, pending.nb)
                 # A new Y document: clients holding an older one must reset, not merge.
                 notebook.ystate["session_id"] = uuid.uuid4().hex
-                stamp = await anyio.to_thread.run_sync(pending.finish)
+                stamp = await anyio.to_thread.run_sync(pending.stamp)
             except BaseException:
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(pending.abandon)
                 raise
-            journal = await anyio.to_thread.run_sync(
-                Journal.create, journal_path, notebook.ydoc.get_update(), stamp
-            )
+            ydoc = notebook.ydoc
+            # The journal's first record; also what the first client's sync sends.
+            unsettled = _Unsettled(pending, ydoc.get_update(), ydoc.get_state())
+            journal = Journal.unborn(journal_path)
             dirty = False
-        return cls(
+        doc = cls(
             notebook=notebook,
             journal=journal,
             spill=spill,
@@ -237,7 +263,15 @@ class LiveNotebook:
             on_event=on_event,
             check_interval=check_interval,
             orphaned_journal=orphaned,
+            unsettled=unsettled,
         )
+        if not defer_journal:
+            try:
+                await doc._settle()
+            except BaseException:
+                await doc.aclose(save=False)
+                raise
+        return doc
 
     @classmethod
     @asynccontextmanager
@@ -278,6 +312,7 @@ class LiveNotebook:
         watching) until cancelled."""
         async with anyio.create_task_group() as tg:
             await tg.start(self.outputs.run)
+            await tg.start(self._settle_in_background)
             await tg.start(self._journal.run, self._clock, JOURNAL_SYNC_INTERVAL)
             tg.start_soon(self._autosave_loop)
             tg.start_soon(self._watch_loop)
@@ -302,6 +337,9 @@ class LiveNotebook:
             finally:
                 self._closed = True
                 self.notebook.ydoc.unobserve(self._subscription)
+                if self._unsettled is not None:  # closed before run() settled it
+                    await anyio.to_thread.run_sync(self._unsettled.read.abandon)
+                    self._unsettled = None
                 self.spill.close()
                 self._journal.close()
 
@@ -322,6 +360,17 @@ class LiveNotebook:
         duplicate every cell.
         """
         return str(self.notebook.ystate.get("session_id", ""))
+
+    def full_update(self) -> bytes:
+        """The whole Y document as one update (what a client with nothing needs).
+
+        Encoding a big document takes a while, so the result is kept until the
+        document changes; a freshly loaded one has it already.
+        """
+        vector = self.ydoc.get_state()
+        if self._full is None or self._full[0] != vector:
+            self._full = (vector, self.ydoc.get_update())
+        return self._full[1]
 
     @property
     def dirty(self) -> bool:
@@ -345,6 +394,7 @@ class LiveNotebook:
 
     async def to_nbformat(self) -> dict[str, Any]:
         """The live notebook as a complete, valid nbformat dict (full outputs merged back)."""
+        await self._settled.wait()
         self.outputs.flush()
         nb = dump_notebook(self.notebook)
         return await anyio.to_thread.run_sync(merge_spilled, nb, self.spill)
@@ -355,6 +405,7 @@ class LiveNotebook:
         Raises:
             NotFound: no such spilled output.
         """
+        await self._settled.wait()
         self.spill.flush()
         return await anyio.to_thread.run_sync(self.spill.read, output_id, offset, limit)
 
@@ -417,6 +468,7 @@ class LiveNotebook:
     def _on_update(self, event: TransactionEvent) -> None:
         # Called by pycrdt inside whoever changed the document (a client's update,
         # the output writer): never raise into them.
+        self._full = None
         try:
             self._journal.append(event.update)
         except OSError as exc:
@@ -451,6 +503,9 @@ class LiveNotebook:
         )
 
     async def _save(self, *, autosave: bool) -> FileStamp:
+        if self._settle_error is not None:
+            # Its spilled outputs may be gone: writing would lose them.
+            raise OSError(f"not saved: the document's work folder failed ({self._settle_error})")
         started = self._clock.now()
         self.outputs.flush()
         self.spill.flush()
@@ -481,14 +536,45 @@ class LiveNotebook:
         # changed since (written off the loop; changes made meanwhile are appended
         # after the swap, so none is lost).
         ydoc = self.notebook.ydoc
-        changes = ydoc.get_update(vector) if self._change_seq != self._saved_seq else None
-        now_vector, now_seq = ydoc.get_state(), self._change_seq
+        now_vector = ydoc.get_state()
+        changes = ydoc.get_update(vector) if now_vector != vector else None
         fresh = await anyio.to_thread.run_sync(
             Journal.create, self._journal.path, state, stamp, changes
         )
         self._journal.adopt(fresh)
-        if self._change_seq != now_seq:
+        if ydoc.get_state() != now_vector:
             self._journal.append(ydoc.get_update(now_vector))
+
+    async def _settle(self) -> None:
+        """Make the spill snapshot durable and write the journal that ``load`` deferred.
+
+        Raises:
+            OSError: either could not be written (the document then refuses to save).
+        """
+        unsettled, self._unsettled = self._unsettled, None
+        if unsettled is None:
+            return
+        try:
+            stamp = await anyio.to_thread.run_sync(unsettled.read.finish)
+            await self._rebase_journal(unsettled.state, unsettled.vector, stamp)
+        except OSError as exc:
+            self._settle_error = exc
+            raise
+        finally:
+            self._settled.set()
+
+    async def _settle_in_background(
+        self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        # Holds the save lock from before run() reports started: no save, reload or
+        # file check can run on an unsettled document.
+        async with self._save_lock:
+            task_status.started()
+            try:
+                await self._settle()
+            except OSError as exc:
+                log.error("document %s: work folder cannot be written: %s", self.path, exc)
+                self._emit(SaveFailed(exc))
 
     async def _reload(self, *, discard: bool) -> None:
         nb, stamp = await self._file.read()

@@ -110,24 +110,37 @@ _STRINGS = msgspec.json.Decoder(list[str])
 class PendingRead:
     """A notebook read by :func:`begin_read` whose spill snapshot may still be being written.
 
-    ``nb`` can be used at once; :meth:`finish` must be called (from any thread)
-    before anything that refers to its spilled outputs is made durable, or
+    ``nb`` can be used at once; :meth:`stamp` says which bytes it came from.
+    :meth:`finish` must be called (from any thread) before its spilled outputs
+    are read or anything that refers to them is made durable, or
     :meth:`abandon` if the notebook is not used after all.
     """
 
-    def __init__(self, nb: Notebook, settle: Callable[[], FileStamp], drop: Callable[[], None]):
+    def __init__(
+        self,
+        nb: Notebook,
+        stamp: Callable[[], FileStamp],
+        settle: Callable[[], None],
+        drop: Callable[[], None],
+    ):
         self.nb = nb
+        self._stamp = stamp
         self._settle = settle
         self._drop = drop
 
+    def stamp(self) -> FileStamp:
+        """The stamp of the bytes read (waits for their hash, which is computed alongside)."""
+        return self._stamp()
+
     def finish(self) -> FileStamp:
-        """Wait until the spilled outputs are durable; returns the stamp of the bytes read.
+        """Wait until the spilled outputs are durable and readable; returns :meth:`stamp`.
 
         Raises:
             OSError: the snapshot could not be written (it is removed again).
         """
         try:
-            return self._settle()
+            self._settle()
+            return self._stamp()
         except BaseException:
             self.abandon()
             raise
@@ -185,15 +198,16 @@ def begin_read(path: Path, spill: SpillStore, *, cap_bytes: int, budget_bytes: i
             drop()
         raise
 
-    def settle() -> FileStamp:
-        stamp = FileStamp(st.st_mtime_ns, st.st_size, digest.result())
+    def stamp() -> FileStamp:
+        return FileStamp(st.st_mtime_ns, st.st_size, digest.result())
+
+    def settle() -> None:
         if built is None or not built.slices:
             drop()  # nothing refers to it
         else:
             spill.add_slices(snapshot.result(), built.slices)
-        return stamp
 
-    return PendingRead(nb, settle, drop)
+    return PendingRead(nb, stamp, settle, drop)
 
 
 def _build(
@@ -213,7 +227,7 @@ def _build(
 
 
 def _settled(nb: Notebook, stamp: FileStamp) -> PendingRead:
-    return PendingRead(nb, lambda: stamp, lambda: None)
+    return PendingRead(nb, lambda: stamp, lambda: None, lambda: None)
 
 
 def output_allowance(sizes: list[int], budget: int, cap: int) -> int:

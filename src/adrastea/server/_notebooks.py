@@ -190,9 +190,11 @@ class NotebookService:
                 real,
                 work_dir=document_dir(self.state_dir / "documents", real),
                 settings=self.settings.documents,
+                defer_journal=True,  # run() below writes it; clients need not wait
             )
             scope = anyio.CancelScope()
-            nb = OpenNotebook(api, live, YRoom(live.ydoc), DocumentSink(live), scope)
+            room = YRoom(live.ydoc, full_update=live.full_update)
+            nb = OpenNotebook(api, live, room, DocumentSink(live), scope)
             await self._task_group.start(self._run_document, nb)
             self._open[api] = nb
             return nb

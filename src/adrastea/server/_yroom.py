@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -24,17 +25,22 @@ from pycrdt import (
     Doc,
     TransactionEvent,
     YMessageType,
+    YSyncMessageType,
     create_awareness_message,
     create_sync_message,
     create_update_message,
     handle_sync_message,
     read_message,
+    write_var_uint,
 )
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 log = logging.getLogger(__name__)
 
 _QUEUE = 10_000  # messages buffered per client before it is dropped
+# SYNC_STEP1 carrying an empty document's state vector, and the head of a SYNC_STEP2.
+_STEP1_FROM_NOTHING = create_sync_message(Doc())[1:]
+_STEP2 = bytes([YMessageType.SYNC, YSyncMessageType.SYNC_STEP2])
 
 
 class _Client:
@@ -55,10 +61,16 @@ class _Client:
 
 
 class YRoom:
-    """Clients of one document.  Call ``close()`` when the document closes."""
+    """Clients of one document.  Call ``close()`` when the document closes.
 
-    def __init__(self, doc: Doc[Any]) -> None:
+    ``full_update`` returns the whole document as one update; a client that
+    syncs from nothing (every new browser tab) gets it, so a document that can
+    cache its encoding (``LiveNotebook.full_update``) is not encoded per client.
+    """
+
+    def __init__(self, doc: Doc[Any], full_update: Callable[[], bytes] | None = None) -> None:
         self.doc = doc
+        self._full_update = full_update or doc.get_update
         self.awareness = Awareness(doc)
         self.clients: set[_Client] = set()
         self._doc_sub = doc.observe(self._on_update)
@@ -126,6 +138,10 @@ class YRoom:
                 continue
             kind = message[0]
             if kind == YMessageType.SYNC:
+                if message[1:] == _STEP1_FROM_NOTHING:
+                    update = self._full_update()
+                    client.push(_STEP2 + write_var_uint(len(update)) + update)
+                    continue
                 reply = handle_sync_message(message[1:], self.doc)
                 if reply is not None:
                     client.push(reply)
