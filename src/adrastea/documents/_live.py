@@ -78,7 +78,12 @@ from adrastea.documents._ondisk import NotebookFile
 from adrastea.documents._outputs import OutputWriter
 from adrastea.documents._skim import PendingRead, begin_read
 from adrastea.documents._spill import SpillPage, SpillStore
-from adrastea.documents._ynotebook import dump_notebook, load_notebook, new_ynotebook, repair_ids
+from adrastea.documents._ynotebook import (
+    build_notebook,
+    dump_notebook,
+    new_ynotebook,
+    repair_ids,
+)
 from adrastea.documents.types import DocumentOptions, FileStamp
 from adrastea.errors import AdrasteaError, FileNotFound, InvalidNotebook
 
@@ -238,18 +243,17 @@ class LiveNotebook:
                 )
             )
             try:
-                # Built while the spill snapshot is still being written.
-                load_notebook(notebook, pending.nb)
-                # A new Y document: clients holding an older one must reset, not merge.
-                notebook.ystate["session_id"] = uuid.uuid4().hex
+                # Built while the spill snapshot is still being written.  A new session
+                # id: clients holding an older Y document must reset, not merge.
+                session = {"session_id": uuid.uuid4().hex}
+                notebook, update = build_notebook(pending.nb, session)
                 stamp = await anyio.to_thread.run_sync(pending.stamp)
             except BaseException:
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(pending.abandon)
                 raise
-            ydoc = notebook.ydoc
             # The journal's first record; also what the first client's sync sends.
-            unsettled = _Unsettled(pending, ydoc.get_update(), ydoc.get_state())
+            unsettled = _Unsettled(pending, update, notebook.ydoc.get_state())
             journal = Journal.unborn(journal_path)
             dirty = False
         doc = cls(
