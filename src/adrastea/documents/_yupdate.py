@@ -76,6 +76,9 @@ class _Writer:
 
     def __init__(self, client_id: int) -> None:
         self._out = bytearray()
+        # Long strings go here as they are, between finished pieces of _out, so
+        # that the megabytes of a notebook's text are copied once, by finish().
+        self._pieces: list[bytes | bytearray] = []
         self._client = _uint(client_id)
         self._clock = 0
         self._items = 0
@@ -83,7 +86,7 @@ class _Writer:
 
     def finish(self) -> bytes:
         head = _uint(1) + _uint(self._items) + self._client + _uint(0)
-        return head + bytes(self._out) + _uint(0)  # ... and an empty delete set
+        return b"".join([head, *self._pieces, self._out, _uint(0)])  # + empty delete set
 
     # -- notebook structure (mirrors _ynotebook.new_ycell / new_youtput) ---------------
 
@@ -133,7 +136,11 @@ class _Writer:
             out += ytext
             raw = text.encode()
             out += _uint(len(raw))
-            out += raw
+            if len(raw) < _LONG:
+                out += raw
+            else:
+                self._pieces += (out, raw)
+                self._out = bytearray()
             self._items += 1
             self._clock += len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
 
@@ -232,6 +239,7 @@ class _Writer:
 
 
 _F32_MAX = 3.4028234663852886e38
+_LONG = 4096
 
 
 def _root(name: str) -> bytes:

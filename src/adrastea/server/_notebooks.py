@@ -193,7 +193,7 @@ class NotebookService:
                 defer_journal=True,  # run() below writes it; clients need not wait
             )
             scope = anyio.CancelScope()
-            room = YRoom(live.ydoc, full_update=live.full_update)
+            room = YRoom(live.ydoc, live)
             nb = OpenNotebook(api, live, room, DocumentSink(live), scope)
             await self._task_group.start(self._run_document, nb)
             self._open[api] = nb

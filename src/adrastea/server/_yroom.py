@@ -16,14 +16,13 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from pycrdt import (
     Awareness,
     Doc,
-    TransactionEvent,
     YMessageType,
     YSyncMessageType,
     create_awareness_message,
@@ -41,6 +40,12 @@ _QUEUE = 10_000  # messages buffered per client before it is dropped
 # SYNC_STEP1 carrying an empty document's state vector, and the head of a SYNC_STEP2.
 _STEP1_FROM_NOTHING = create_sync_message(Doc())[1:]
 _STEP2 = bytes([YMessageType.SYNC, YSyncMessageType.SYNC_STEP2])
+
+
+class _Source(Protocol):
+    def full_update(self) -> bytes: ...
+
+    def follow_updates(self, listener: Callable[[bytes], None]) -> Callable[[], None]: ...
 
 
 class _Client:
@@ -63,27 +68,33 @@ class _Client:
 class YRoom:
     """Clients of one document.  Call ``close()`` when the document closes.
 
-    ``full_update`` returns the whole document as one update; a client that
-    syncs from nothing (every new browser tab) gets it, so a document that can
-    cache its encoding (``LiveNotebook.full_update``) is not encoded per client.
+    A ``LiveNotebook`` provides the document's updates and its whole state
+    (``follow_updates``, ``full_update``); without one the room observes the
+    Doc itself.  A client that syncs from nothing (every new browser tab) gets
+    ``full_update()``, which the notebook keeps encoded until it changes.
     """
 
-    def __init__(self, doc: Doc[Any], full_update: Callable[[], bytes] | None = None) -> None:
+    def __init__(self, doc: Doc[Any], live: _Source | None = None) -> None:
         self.doc = doc
-        self._full_update = full_update or doc.get_update
         self.awareness = Awareness(doc)
         self.clients: set[_Client] = set()
-        self._doc_sub = doc.observe(self._on_update)
+        if live is not None:
+            self._full_update = live.full_update
+            self._stop_updates = live.follow_updates(self._on_update)
+        else:
+            self._full_update = doc.get_update
+            subscription = doc.observe(lambda event: self._on_update(event.update))
+            self._stop_updates = lambda: doc.unobserve(subscription)
         self._aw_sub = self.awareness.observe(self._on_awareness)
 
     def close(self) -> None:
-        self.doc.unobserve(self._doc_sub)
+        self._stop_updates()
         self.awareness.unobserve(self._aw_sub)
         for client in list(self.clients):
             client.outbox.close()
 
-    def _on_update(self, event: TransactionEvent) -> None:
-        message = create_update_message(event.update)
+    def _on_update(self, update: bytes) -> None:
+        message = create_update_message(update)
         for client in list(self.clients):
             client.push(message)
 

@@ -36,13 +36,10 @@ class YClient:
         self.doc: Doc[Any] = self.notebook.ydoc
         self.synced = anyio.Event()
         self._changed = anyio.Event()
-        self._remote = False
         self._pending: list[bytes] = []
-        self.doc.observe(self._local_update)
+        self._subscription = self.doc.observe(self._local_update)
 
     def _local_update(self, event: TransactionEvent) -> None:
-        if self._remote:
-            return
         message = create_update_message(event.update)
         self._pending.append(message)
 
@@ -65,11 +62,13 @@ class YClient:
                 continue
             if message[0] != YMessageType.SYNC:
                 continue
-            self._remote = True
+            # Not observed while applied: pycrdt would encode the (maybe huge) update
+            # again for the observer, only for it to be ignored.
+            self.doc.unobserve(self._subscription)
             try:
                 reply = handle_sync_message(message[1:], self.doc)
             finally:
-                self._remote = False
+                self._subscription = self.doc.observe(self._local_update)
             if reply is not None:
                 await self.websocket.send(reply)
             if message[1] == YSyncMessageType.SYNC_STEP2:
