@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
+from adrastea.documents import new_ynotebook
 from adrastea.testing import ServerProcess, connect_document
 from tests.notebooks.conftest import finished, saved_stream_text, until, write_notebook
 
@@ -205,3 +207,49 @@ async def test_execute_in_an_environment_moves_the_kernel_once(
     assert (await client.post(f"{url}/execute", json=run)).status_code == 202
     again = await finished(client, "place.ipynb", 2)
     assert again["kernel"]["id"] == kernel  # already there: not restarted
+
+
+async def _sync_messages(ws: Any) -> Any:
+    """The y-websocket SYNC messages from ``ws`` as (kind, payload), awareness skipped."""
+    from pycrdt import Decoder
+
+    async for message in ws:
+        if message[0] == 0:  # SYNC
+            yield message[1], Decoder(message[2:]).read_message()
+
+
+async def test_a_new_tab_gets_the_document_unasked_and_a_reconnect_only_the_news(
+    client: httpx.AsyncClient, server: ServerProcess
+) -> None:
+    write_notebook(server.root, "tabs.ipynb", "a = 1", "b = 'x' * 20_000")
+    url = server.ws_url("/api/documents/tabs.ipynb")
+    replica = new_ynotebook()
+    with anyio.fail_after(30):
+        await _new_tab_then_reconnect(client, url, server.headers, replica)
+
+
+async def _new_tab_then_reconnect(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], replica: Any
+) -> None:
+    from pycrdt import Doc, create_sync_message
+    from websockets.asyncio.client import connect
+
+    async with connect(url, additional_headers=headers, max_size=None) as ws:
+        messages = _sync_messages(ws)
+        assert (await anext(messages))[0] == 0  # the server's SYNC_STEP1
+        kind, whole = await anext(messages)  # ...then, before we asked, the document
+        assert kind == 1
+        replica.ydoc.apply_update(whole)
+        assert replica.get_cell(1)["source"] == "b = 'x' * 20_000"
+        await ws.send(create_sync_message(Doc()))  # our SYNC_STEP1, from nothing
+        kind, news = await anext(messages)
+        assert kind == 1 and len(news) < 100 < len(whole)  # not the document again
+
+    status = (await client.get("/api/notebooks/tabs.ipynb/status")).json()
+    again = f"{url}?session={status['session_id']}"
+    async with connect(again, additional_headers=headers, max_size=None) as ws:
+        messages = _sync_messages(ws)
+        assert (await anext(messages))[0] == 0
+        await ws.send(create_sync_message(replica.ydoc))
+        kind, news = await anext(messages)  # the reply to our state: nothing unasked first
+        assert kind == 1 and len(news) < 100

@@ -55,6 +55,7 @@ class _Client:
         self.outbox: MemoryObjectSendStream[bytes] = send
         self.inbox: MemoryObjectReceiveStream[bytes] = receive
         self.awareness_ids: set[int] = set()
+        self.sent: bytes | None = None  # state vector of the whole state sent unasked
 
     def push(self, message: bytes) -> None:
         try:
@@ -109,12 +110,24 @@ class YRoom:
         for client in list(self.clients):
             client.push(message)
 
-    async def serve(self, websocket: WebSocket) -> None:
-        """Serve one accepted WebSocket until it closes."""
+    async def serve(self, websocket: WebSocket, *, holds_nothing: bool = False) -> None:
+        """Serve one accepted WebSocket until it closes.
+
+        ``holds_nothing``: the client is known to start from an empty document
+        (a new tab, not a reconnect).  It is sent the whole document as a
+        SYNC_STEP2 right after the server's SYNC_STEP1, one round trip sooner
+        than the protocol's order (y-websocket clients apply a SYNC_STEP2
+        whenever it comes, and count as synced from it); its own SYNC_STEP1,
+        which then arrives empty, is answered with what changed since.
+        """
         client = _Client(websocket)
         self.clients.add(client)
         try:
             await websocket.send_bytes(create_sync_message(self.doc))
+            if holds_nothing:
+                update = self._full_update()
+                client.sent = self.doc.get_state()  # no await since: the state sent
+                await websocket.send_bytes(_step2(update))
             states = list(self.awareness.states)
             if states:
                 update = self.awareness.encode_awareness_update(states)
@@ -150,8 +163,10 @@ class YRoom:
             kind = message[0]
             if kind == YMessageType.SYNC:
                 if message[1:] == _STEP1_FROM_NOTHING:
-                    update = self._full_update()
-                    client.push(_STEP2 + write_var_uint(len(update)) + update)
+                    if client.sent is not None:
+                        client.push(_step2(self.doc.get_update(client.sent)))
+                    else:
+                        client.push(_step2(self._full_update()))
                     continue
                 reply = handle_sync_message(message[1:], self.doc)
                 if reply is not None:
@@ -160,6 +175,10 @@ class YRoom:
                 update = read_message(message[1:])
                 client.awareness_ids.update(_awareness_client_ids(update))
                 self.awareness.apply_awareness_update(update, client)
+
+
+def _step2(update: bytes) -> bytes:
+    return _STEP2 + write_var_uint(len(update)) + update
 
 
 def _awareness_client_ids(update: bytes) -> list[int]:

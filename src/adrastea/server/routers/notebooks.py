@@ -162,4 +162,4 @@ async def document_socket(websocket: WebSocket, path: str) -> None:
     if session and session != nb.live.session_id:
         await websocket.close(4409, "document was rebuilt; discard local state")
         return
-    await nb.room.serve(websocket)
+    await nb.room.serve(websocket, holds_nothing=not session)
