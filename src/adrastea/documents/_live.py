@@ -4,7 +4,7 @@ Life cycle::
 
     async with LiveNotebook.open(path, work_dir=wd, settings=s) as doc:
         doc.outputs.stream(cell_id, "stdout", "hi\\n")   # the execution engine
-        YRoom(doc.ydoc)                                 # the y-websocket endpoint
+        YRoom(doc.ydoc, doc)                            # the y-websocket endpoint
 
 or ``doc = await LiveNotebook.load(...)``, ``await tg.start(doc.run)``, and
 ``await doc.aclose()`` when done.
@@ -22,7 +22,9 @@ Rules:
   (reconnecting browsers sync instead of duplicating).  If the file changed
   since, the file wins; a journal with unsaved changes is then set aside as
   ``journal.orphaned-<time>`` (never deleted; :func:`recover_journal` reads
-  it) and :attr:`orphaned_journal` says so.
+  it) and :attr:`orphaned_journal` says so.  A server loads with
+  ``defer_journal``: a document read from its file is served at once and
+  :meth:`run` writes its first journal a moment later (see :meth:`load`).
 - **Autosave.**  Once the document has unsaved changes it is saved
   ``autosave_delay`` seconds after the first of them (so a notebook that
   changes all the time is still saved every ``autosave_delay``), but never
