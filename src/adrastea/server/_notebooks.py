@@ -109,7 +109,7 @@ class OpenNotebook:
     engine: NotebookEngine | None = None
     engine_scope: anyio.CancelScope | None = None
     running: dict[str, str | None] | None = None
-    lock: anyio.Lock = field(default_factory=anyio.Lock)
+    lock: anyio.Lock = field(default_factory=lambda: anyio.Lock(fast_acquire=True))
 
 
 class NotebookService:
@@ -129,7 +129,9 @@ class NotebookService:
         self.environments = environments
         self.state_dir = state_dir
         self._open: dict[str, OpenNotebook] = {}
-        self._opening = anyio.Lock()
+        # fast_acquire: taking a free lock does not yield to the loop (each pass of
+        # the loop adds to every request that opens or runs something).
+        self._opening = anyio.Lock(fast_acquire=True)
         self._persisting = threading.Lock()
         self._snapshots = self._written = 0
         self._persist_pending = False
