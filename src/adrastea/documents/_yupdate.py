@@ -78,6 +78,7 @@ class _Writer:
         self._out = bytearray()
         # Long strings go here as they are, between finished pieces of _out, so
         # that the megabytes of a notebook's text are copied once, by finish().
+        # Only text() starts a new _out; no method holds the old one across a call to it.
         self._pieces: list[bytes | bytearray] = []
         self._client = _uint(client_id)
         self._clock = 0
