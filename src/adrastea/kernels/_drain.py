@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar, cast
 import anyio
 import zmq
 
-__all__ = ["SocketDrain"]
+__all__ = ["SocketDrain", "SocketWatch", "has_input", "recv_frames"]
 
 K = TypeVar("K")
 
@@ -30,13 +30,78 @@ _SNDMORE_NOBLOCK = _SNDMORE | _NOBLOCK
 _SEND_RETRY = 0.005
 
 
+class SocketWatch(Generic[K]):
+    """Which of some zmq sockets, keyed by ``K``, may have messages.
+
+    Each socket's notification fd is registered with the running asyncio loop
+    once; when it fires and the socket has input, the key goes into ``ready``
+    (which holds every key at first) and :meth:`wait` returns.  ``sockets``
+    are plain (blocking-API) views of the same libzmq sockets, for
+    non-blocking calls.  While it lives, the sockets must not be used
+    through pyzmq's asyncio methods: those register the same fds with the
+    loop and would replace these registrations.
+    """
+
+    def __init__(self, sockets: Mapping[K, zmq.Socket[Any]]) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.sockets: dict[K, zmq.Socket[bytes]] = {
+            key: zmq.Socket.shadow(sock.underlying) for key, sock in sockets.items()
+        }
+        self.ready: dict[K, None] = dict.fromkeys(self.sockets)
+        self._waiter: asyncio.Future[None] | None = None
+        self._fds: list[int] = []
+        for key, sock in self.sockets.items():
+            fd = cast(int, sock.getsockopt(_FD))
+            self.loop.add_reader(fd, self._on_readable, key, sock)
+            self._fds.append(fd)
+
+    def _on_readable(self, key: K, sock: zmq.Socket[bytes]) -> None:
+        # The fd only says "look at EVENTS"; reading EVENTS re-arms it, so the
+        # level-triggered loop does not spin while the consumer is busy.
+        if has_input(sock):
+            self.ready[key] = None
+            self.wake()
+
+    async def wait(self, at_most: float | None = None) -> None:
+        """Until a socket is signalled, :meth:`wake` is called, or ``at_most`` seconds pass.
+
+        Raises ``CancelledError`` if :meth:`close` cancels the wait.
+        """
+        waiter = self._waiter = self.loop.create_future()
+        timer = None if at_most is None else self.loop.call_later(at_most, self.wake)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+    def wake(self) -> None:
+        """End the current :meth:`wait`, if any."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def close(self, *, cancel: bool) -> None:
+        """Stop watching the sockets (they stay open: their owner closes them); idempotent.
+
+        A pending :meth:`wait` is then cancelled (``cancel``) or ends normally.
+        """
+        for fd in self._fds:
+            self.loop.remove_reader(fd)
+        self._fds = []
+        waiter = self._waiter
+        if cancel and waiter is not None and not waiter.done():
+            waiter.cancel()
+        else:
+            self.wake()
+
+
 class SocketDrain(Generic[K]):
     """Batched receiving (and non-blocking sending) on zmq sockets, keyed by ``K``.
 
     Create it inside the task that uses it (it binds to the running asyncio
-    loop) and ``close`` it before closing the sockets.  While it lives, the
-    sockets must not be used through pyzmq's asyncio methods: those register
-    the same fd with the loop and would replace this one's registration.
+    loop) and ``close`` it before closing the sockets; see :class:`SocketWatch`.
     """
 
     def __init__(
@@ -48,52 +113,29 @@ class SocketDrain(Generic[K]):
         50 MB output then is not copied out of zmq's buffer at all.
         """
         self._max_part = max_part
-        self._loop = asyncio.get_running_loop()
-        # Plain (blocking-API) views of the same libzmq sockets.
-        self._sockets: dict[K, zmq.Socket[bytes]] = {
-            key: zmq.Socket.shadow(sock.underlying) for key, sock in sockets.items()
-        }
-        # Sockets that may have messages: all at first, then those signalled.
-        self._ready: dict[K, None] = dict.fromkeys(self._sockets)
-        self._waiter: asyncio.Future[None] | None = None
-        self._fds: list[int] = []
-        for key, sock in self._sockets.items():
-            fd = cast(int, sock.getsockopt(_FD))
-            self._loop.add_reader(fd, self._on_readable, key, sock)
-            self._fds.append(fd)
-
-    def _on_readable(self, key: K, sock: zmq.Socket[bytes]) -> None:
-        # The fd only says "look at EVENTS"; reading EVENTS re-arms it, so the
-        # level-triggered loop does not spin while the consumer is busy.
-        if cast(int, sock.getsockopt(_EVENTS)) & _POLLIN:
-            self._ready[key] = None
-            waiter = self._waiter
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+        self._watch = SocketWatch(sockets)
 
     async def receive(self) -> list[tuple[K, list[bytes]]]:
         """The messages ready now, waiting for at least one."""
+        watch = self._watch
         while True:
             batch: list[tuple[K, list[bytes]]] = []
-            for key in list(self._ready):
-                sock = self._sockets[key]
+            for key in list(watch.ready):
+                sock = watch.sockets[key]
                 # Asking EVENTS is much cheaper than a recv failing with Again.
-                while cast(int, sock.getsockopt(_EVENTS)) & _POLLIN:
-                    batch.append((key, _recv(sock, self._max_part)))
+                while has_input(sock):
+                    parts = [_part(frame, self._max_part) for frame in recv_frames(sock)]
+                    batch.append((key, parts))
                     if len(batch) >= _BATCH:
                         return batch
-                del self._ready[key]
+                del watch.ready[key]
             if batch:
                 return batch
-            self._waiter = self._loop.create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+            await watch.wait()
 
     async def send(self, key: K, frames: Sequence[bytes | memoryview]) -> None:
         """Send ``frames`` on socket ``key``; waits only if the peer is not keeping up."""
-        sock = self._sockets[key]
+        sock = self._watch.sockets[key]
         last = len(frames) - 1
         while True:
             try:
@@ -107,22 +149,24 @@ class SocketDrain(Generic[K]):
 
     def close(self) -> None:
         """Stop watching the sockets (they stay open: their owner closes them)."""
-        for fd in self._fds:
-            self._loop.remove_reader(fd)
-        self._fds = []
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.cancel()
+        self._watch.close(cancel=True)
 
 
-def _recv(sock: zmq.Socket[bytes], max_part: int | None = None) -> list[bytes]:
+def has_input(sock: zmq.Socket[bytes]) -> bool:
+    """True if ``sock`` has a message to receive now (cheaper than a recv failing)."""
+    return bool(cast(int, sock.getsockopt(_EVENTS)) & _POLLIN)
+
+
+def recv_frames(sock: zmq.Socket[bytes]) -> list[zmq.Frame]:
+    """The next message on ``sock`` (which has one), its frames left in zmq's buffers."""
     # recv_multipart asks the socket option RCVMORE after every part (an enum
     # conversion each time); a Frame knows whether more parts follow.
     frame = sock.recv(_NOBLOCK, copy=False)
-    parts = [_part(frame, max_part)]
+    frames = [frame]
     while frame.more:
         frame = sock.recv(0, copy=False)
-        parts.append(_part(frame, max_part))
-    return parts
+        frames.append(frame)
+    return frames
 
 
 def _part(frame: zmq.Frame, max_part: int | None) -> bytes:
